@@ -1,0 +1,20 @@
+"""The Switchyard bus contract."""
+
+from sy_bus import subjects, streams
+from sy_bus.connection import connect
+from sy_bus.envelopes import BackendRef, EffectiveRoute, FrameRecord, Header, Presence
+from sy_bus.publisher import FramePublisher
+from sy_bus.subjects import FrameDirection
+
+__all__ = [
+    "BackendRef",
+    "EffectiveRoute",
+    "FrameDirection",
+    "FramePublisher",
+    "FrameRecord",
+    "Header",
+    "Presence",
+    "connect",
+    "streams",
+    "subjects",
+]

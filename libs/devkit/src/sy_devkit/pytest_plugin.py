@@ -1,0 +1,95 @@
+"""The one NATS fixture and the one Postgres fixture every test uses (real servers, free ports)."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sy_devkit.embedded_nats import EmbeddedNats
+from sy_devkit.embedded_postgres import EmbeddedPostgres
+from sy_devkit.net import free_port
+from sy_devkit.suite import SERVICES, ServiceProcess, Suite
+
+
+def _workdir(name: str) -> Path:
+    # Not pytest's tmp_path: that is 0700 under root and the postgres user could not enter it.
+    path = Path(tempfile.mkdtemp(prefix=f"sy-{name}-"))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def nats_server() -> Iterator[EmbeddedNats]:
+    workdir = _workdir("nats")
+    server = EmbeddedNats(workdir).start()
+    yield server
+    server.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[EmbeddedPostgres]:
+    workdir = _workdir("pg")
+    server = EmbeddedPostgres(workdir, durable=False).start()
+    yield server
+    server.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def new_database(postgres_server: EmbeddedPostgres) -> Callable[[], str]:
+    """Factory: a fresh, empty database URL each call, so tests never share data."""
+
+    def make() -> str:
+        return postgres_server.create_database(f"sy_test_{secrets.token_hex(4)}")
+
+    return make
+
+
+@dataclass
+class RunningSuite:
+    suite: Suite
+    services: dict[str, ServiceProcess]
+    nats_url: str
+    database_url: str
+    ocpp_port: int
+
+    def api(self, service: str) -> str:
+        return self.services[service].api_url
+
+    def charger_url(self, charger_id: str, port: int | None = None) -> str:
+        return f"ws://127.0.0.1:{port or self.ocpp_port}/ocpp/{charger_id}"
+
+    def logs(self) -> str:
+        parts = []
+        for proc in self.suite.processes:
+            if proc.log_path and proc.log_path.exists():
+                parts.append(f"===== {proc.log_path.name}\n{proc.log_path.read_text()[-6000:]}")
+        return "\n".join(parts)
+
+
+@pytest.fixture(scope="session")
+def suite(nats_server: EmbeddedNats, new_database: Callable[[], str]) -> Iterator[RunningSuite]:
+    """The whole suite running as separate processes against the fixture NATS and Postgres."""
+    log_dir = _workdir("logs")
+    running = Suite(nats_url=nats_server.url, database_url=new_database(), log_dir=log_dir)
+    running.env = {"SY_LOG_LEVEL": "INFO", "SY_LOG_FORMAT": "json"}
+    running.migrate()
+    ports = {name: free_port() for name in SERVICES}
+    ocpp_port = free_port()
+    try:
+        services = running.start(ports, ocpp_port=ocpp_port)
+    except Exception:
+        running.stop()
+        for log in sorted(log_dir.glob("*.log")):
+            print(f"===== {log.name}\n{log.read_text()[-4000:]}")
+        raise
+    yield RunningSuite(running, services, nats_server.url, running.database_url, ocpp_port)
+    running.stop()
+    shutil.rmtree(log_dir, ignore_errors=True)

@@ -1,0 +1,37 @@
+"""One settings pattern for every service: pydantic-settings with the `SY_` prefix.
+
+Each service subclasses `ServiceSettings`, builds it in its app factory and passes it down, so tests
+construct settings directly instead of patching an import-time singleton.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_instance() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SY_", extra="ignore")
+
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222", description="NATS server URL(s), comma-separated."
+    )
+    database_url: str = Field(
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/switchyard",
+        description="Postgres URL; the service uses only its own schema.",
+    )
+    http_host: str = Field("127.0.0.1", description="Address the REST API listens on.")
+    http_port: int = Field(8000, description="Port the REST API listens on.")
+    log_level: str = Field("INFO", description="Python log level.")
+    log_format: str = Field("json", description="'json' for machines, 'text' for people.")
+    instance_id: str = Field(default_factory=_default_instance, description="This replica's id.")
+    otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP endpoint for traces, e.g. http://otel-collector:4318."
+    )

@@ -1,0 +1,34 @@
+"""OpenTelemetry tracing, and W3C trace context carried in NATS headers."""
+
+from __future__ import annotations
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+
+def setup_tracing(service: str, instance: str, otlp_endpoint: str | None) -> TracerProvider:
+    provider = TracerProvider(
+        resource=Resource.create(
+            {"service.name": f"switchyard-{service}", "service.instance.id": instance}
+        )
+    )
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces")
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def inject_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Add the current trace context (traceparent) to NATS headers."""
+    propagate.inject(headers)
+    return headers
+
+
+def extract_context(headers: dict[str, str] | None) -> Context:
+    return propagate.extract(headers or {})

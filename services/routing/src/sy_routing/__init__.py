@@ -1,0 +1,1 @@
+"""Switchyard routing service."""
