@@ -38,8 +38,8 @@ class EmbeddedNats:
         cmd += ["-sd", str(self.store_dir)]
         if self.config:
             cmd += ["-c", str(self.config)]
-        log = (self.store_dir / "nats-server.log").open("ab")
-        self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        with (self.store_dir / "nats-server.log").open("ab") as log:
+            self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for_port(self.port, timeout_s=20)
         except TimeoutError:

@@ -85,8 +85,8 @@ class EmbeddedPostgres:
         cmd += ["-h", "127.0.0.1", "-k", str(pgdata), "-c", "max_connections=300"]
         if not self.durable:  # tests: speed over crash safety
             cmd += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-        log = (self.data_dir / "postgres.log").open("ab")
-        self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, user=user)
+        with (self.data_dir / "postgres.log").open("ab") as log:
+            self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, user=user)
         self._wait_ready(user)
         return self
 

@@ -81,12 +81,16 @@ class Suite:
         if log_path is not None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
         out: IO[bytes] | int = log_path.open("ab") if log_path else subprocess.PIPE
-        proc = subprocess.Popen(
-            [sys.executable, "-m", f"sy_{name}", "serve"],
-            env=self._env(env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", f"sy_{name}", "serve"],
+                env=self._env(env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        finally:
+            if not isinstance(out, int):
+                out.close()  # the child holds its own descriptor
         if log_path is None and proc.stdout is not None:
             threading.Thread(target=_echo, args=(label, proc.stdout), daemon=True).start()
         service = ServiceProcess(name, http_port, proc, log_path, ocpp_port)
