@@ -9,17 +9,18 @@ errata §5.1 and §5.2 list them as known issues that must not be fixed, so 1.6 
 Two kinds have no 1.6 code and borrow the closest one:
 
 * MESSAGE_TYPE_NOT_SUPPORTED -> NotSupported. 1.6 only says to ignore the payload of an unknown
-  message type (OCPP-J 1.6 §4.1.3). NotSupported ("not supported by the receiver") is the code whose
-  meaning and name are nearest to 2.0.1's MessageTypeNotSupported; NotImplemented would falsely
-  claim an *action* is unknown.
+  message type (OCPP-J 1.6 §4.1.3). NotSupported is the code whose meaning (the receiver does
+  not support what it got) and name are nearest to 2.0.1's MessageTypeNotSupported;
+  NotImplemented would wrongly claim an *action* is unknown.
 * RPC_FRAMEWORK -> FormationViolation. 1.6 describes FormationViolation as a message that is
   syntactically incorrect or does not conform to the PDU structure, which is what an unreadable
-  frame is; 2.0.1 later split that meaning into FormatViolation, ProtocolError and RpcFrameworkError.
+  frame is; 2.0.1 split that meaning into FormatViolation, ProtocolError and RpcFrameworkError.
 """
 
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from .messages import MAX_MESSAGE_ID_LENGTH, CallError, OcppVersion
 
@@ -129,6 +130,11 @@ class FrameError(Exception):
         self.description = description
         self.message_id = message_id
         self.answerable = answerable
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only fields would be lost by Exception's default pickling (e.g. process pools).
+        state = {"message_id": self.message_id, "answerable": self.answerable}
+        return (FrameError, (self.kind, self.description), state)
 
     def __repr__(self) -> str:
         return (

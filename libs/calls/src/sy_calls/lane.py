@@ -1,0 +1,77 @@
+"""A serial lane: items run one at a time, in order, on their own task."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class LaneClosed(Exception):
+    """The lane no longer accepts work (its charger or backend is gone)."""
+
+
+class Lane(Generic[T]):
+    """Runs `handler(item)` for each submitted item, strictly one after the other.
+
+    `submit` never awaits, so a NATS callback or a socket reader hands work over and goes back to
+    reading: one slow peer never delays another, and a charger's answers are still read while its
+    own CALL waits for the backend.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        handler: Callable[[T], Awaitable[None]],
+        *,
+        max_queued: int = 1000,
+        on_drop: Callable[[T], None] | None = None,
+    ) -> None:
+        self._name = name
+        self._handler = handler
+        self._queue: asyncio.Queue[T] = asyncio.Queue(maxsize=max_queued)
+        self._on_drop = on_drop
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._current: T | None = None
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    def submit(self, item: T) -> None:
+        if self._closed:
+            raise LaneClosed(self._name)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"lane:{self._name}")
+        self._queue.put_nowait(item)  # QueueFull propagates: the caller answers "busy"
+
+    async def _run(self) -> None:
+        while True:
+            item = await self._queue.get()
+            self._current = item
+            try:
+                await self._handler(item)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("lane %s: handler failed", self._name)
+            self._current = None
+
+    async def close(self) -> None:
+        """Stop taking work; items still queued go to `on_drop` so each gets an answer."""
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._current is not None and self._on_drop is not None:
+            self._on_drop(self._current)  # interrupted mid-call: it still needs an answer
+        self._current = None
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if self._on_drop is not None:
+                self._on_drop(item)

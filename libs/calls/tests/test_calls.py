@@ -1,0 +1,111 @@
+"""Lanes serialise work without blocking the submitter; pending calls match answers by id."""
+
+import asyncio
+
+import pytest
+
+from sy_calls import Lane, LaneClosed, PendingCalls
+
+
+async def test_lane_runs_items_one_at_a_time_in_order() -> None:
+    running = 0
+    peak = 0
+    seen: list[int] = []
+
+    async def handle(item: int) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.001 * (5 - item % 5))  # later items finish faster if run in parallel
+        seen.append(item)
+        running -= 1
+
+    lane: Lane[int] = Lane("t", handle)
+    for i in range(20):
+        lane.submit(i)  # returns at once
+    assert lane.queued > 0
+    for _ in range(200):
+        if len(seen) == 20:
+            break
+        await asyncio.sleep(0.01)
+    assert seen == list(range(20))
+    assert peak == 1
+    await lane.close()
+
+
+async def test_lane_survives_a_failing_item() -> None:
+    done: list[int] = []
+
+    async def handle(item: int) -> None:
+        if item == 1:
+            raise RuntimeError("boom")
+        done.append(item)
+
+    lane: Lane[int] = Lane("t", handle)
+    for i in range(3):
+        lane.submit(i)
+    for _ in range(100):
+        if len(done) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert done == [0, 2]
+    await lane.close()
+
+
+async def test_closed_lane_hands_back_unfinished_work() -> None:
+    started = asyncio.Event()
+    dropped: list[int] = []
+
+    async def handle(item: int) -> None:
+        started.set()
+        await asyncio.sleep(10)
+
+    lane: Lane[int] = Lane("t", handle, on_drop=dropped.append)
+    lane.submit(1)
+    lane.submit(2)
+    await asyncio.wait_for(started.wait(), 1)
+    await lane.close()
+    assert dropped == [1, 2]
+    with pytest.raises(LaneClosed):
+        lane.submit(3)
+
+
+async def test_lane_bounded_queue_refuses_overflow() -> None:
+    async def handle(item: int) -> None:
+        await asyncio.sleep(10)
+
+    lane: Lane[int] = Lane("t", handle, max_queued=2)
+    lane.submit(1)
+    lane.submit(2)
+    with pytest.raises(asyncio.QueueFull):
+        lane.submit(3)
+    await lane.close()
+
+
+async def test_pending_calls_match_by_id_and_report_unknown() -> None:
+    pending = PendingCalls()
+    fut = pending.expect("a")
+    with pytest.raises(ValueError):
+        pending.expect("a")
+    assert pending.resolve("zzz", "[3,\"zzz\",{}]") is False
+    assert pending.resolve("a", "[3,\"a\",{}]") is True
+    assert await pending.wait("a", fut, 1) == '[3,"a",{}]'
+    assert len(pending) == 0
+
+
+async def test_pending_call_times_out_and_is_forgotten() -> None:
+    pending = PendingCalls()
+    fut = pending.expect("b")
+    with pytest.raises(TimeoutError):
+        await pending.wait("b", fut, 0.01)
+    assert "b" not in pending
+    assert pending.resolve("b", "late") is False
+
+
+async def test_fail_all_wakes_every_waiter() -> None:
+    pending = PendingCalls()
+    futs = [pending.expect(str(i)) for i in range(3)]
+    pending.fail_all("charger disconnected")
+    for i, fut in enumerate(futs):
+        with pytest.raises(ConnectionError):
+            await pending.wait(str(i), fut, 1)

@@ -1,0 +1,29 @@
+"""Where the services' APIs are: environment first, then what `switchyard run` wrote, then defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from sy_devkit.suite import DEFAULT_HTTP_PORTS
+
+ENV = {name: f"SY_{name.upper()}_URL" for name in DEFAULT_HTTP_PORTS}
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("SY_STATE_DIR", ".sy"))
+
+
+def endpoints_file() -> Path:
+    return state_dir() / "endpoints.json"
+
+
+def api_url(service: str) -> str:
+    if url := os.environ.get(ENV[service]):
+        return url.rstrip("/")
+    try:
+        written = json.loads(endpoints_file().read_text())
+        return str(written[service]).rstrip("/")
+    except (OSError, ValueError, KeyError):
+        return f"http://127.0.0.1:{DEFAULT_HTTP_PORTS[service]}"

@@ -1,0 +1,124 @@
+"""`switchyard run`: the whole suite on one machine, for evaluation and development.
+
+NATS and Postgres are embedded (data under .sy/) unless SY_NATS_URL / SY_DATABASE_URL point at
+real ones. Every service runs as its own process, exactly as in a container.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+
+from sy_cli.endpoints import endpoints_file, state_dir
+from sy_cli.http import CliError
+from sy_devkit import DEFAULT_OCPP_PORT, SERVICES, EmbeddedNats, EmbeddedPostgres, Suite
+from sy_devkit.net import free_port
+
+DEFAULT_NATS_PORT = 4222
+DEFAULT_PG_PORT = 5432
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _say(message: str) -> None:
+    print(f"switchyard: {message}", flush=True)
+
+
+def run_suite(port_base: int, ocpp_port: int) -> int:
+    state = state_dir().resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    http_ports = {
+        name: port_base + i
+        for i, name in enumerate(("edge", "routing", "connectors", "journal", "migration"), start=1)
+    }
+    for name, port in [*http_ports.items(), ("charger endpoint", ocpp_port)]:
+        if not _port_free(port):
+            raise CliError(
+                f"port {port} ({name}) is in use; stop what uses it or pick other ports with "
+                "--port-base N (APIs on N+1..N+5) and --ocpp-port P"
+            )
+    with ExitStack() as stack:
+        nats_url = os.environ.get("SY_NATS_URL")
+        if not nats_url:
+            port = DEFAULT_NATS_PORT if _port_free(DEFAULT_NATS_PORT) else free_port()
+            _say(
+                f"starting embedded NATS with JetStream on 127.0.0.1:{port} (data in {state}/nats)"
+            )
+            server = EmbeddedNats(state / "nats", port).start()
+            stack.callback(server.stop)
+            nats_url = server.url
+        database_url = os.environ.get("SY_DATABASE_URL")
+        if not database_url:
+            port = DEFAULT_PG_PORT if _port_free(DEFAULT_PG_PORT) else free_port()
+            _say(f"starting embedded Postgres on 127.0.0.1:{port} (data in {state}/postgres)")
+            pg = EmbeddedPostgres(state / "postgres", port).start()
+            stack.callback(pg.stop)
+            database_url = pg.create_database("switchyard")
+        suite = Suite(nats_url=nats_url, database_url=database_url, echo=True)
+        suite.env = {"SY_LOG_FORMAT": os.environ.get("SY_LOG_FORMAT", "text")}
+        _say("running database migrations for every service ...")
+        suite.migrate()
+        stack.callback(suite.stop)
+        _say("starting " + ", ".join(SERVICES) + " ...")
+        services = suite.start(http_ports, ocpp_port=ocpp_port)
+        endpoints = {name: svc.api_url for name, svc in services.items()}
+        endpoints_file().write_text(json.dumps(endpoints, indent=2))
+        _banner(endpoints, ocpp_port)
+        return _wait(lambda: [s.name for s in services.values() if not s.alive()])
+
+
+def _banner(endpoints: dict[str, str], ocpp_port: int) -> None:
+    lines = [
+        "",
+        "Switchyard is running.",
+        f"  chargers connect to   ws://127.0.0.1:{ocpp_port}/ocpp/<chargerId>",
+        "                        (subprotocol ocpp1.6 or ocpp2.0.1)",
+    ]
+    for name, url in endpoints.items():
+        lines.append(f"  {name + ' API':<21} {url}   (docs: {url}/docs)")
+    lines += [
+        f"  the CLI finds these in {endpoints_file()}",
+        "Next: switchyard backend add legacy --url ws://<your-csms>/ocpp --ocpp 1.6",
+        "      switchyard route default legacy",
+        "Press Ctrl-C to stop everything.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _wait(dead: Callable[[], list[str]]) -> int:
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    while not stopping:
+        gone = dead()
+        if gone:
+            print(
+                f"switchyard: {', '.join(gone)} stopped unexpectedly; stopping the rest",
+                file=sys.stderr,
+            )
+            return 1
+        time.sleep(0.5)
+    _say("stopping ...")
+    return 0
+
+
+__all__ = ["DEFAULT_OCPP_PORT", "run_suite"]

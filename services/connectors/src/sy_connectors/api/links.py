@@ -1,0 +1,50 @@
+"""Chargers this connectors replica relays, and the state of each upstream."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from sy_connectors.relay import Relay
+
+router = APIRouter(prefix="/links", tags=["links"])
+
+
+class UpstreamState(BaseModel):
+    backend: str = Field(description="Name of the backend (as registered in routing).")
+    url: str = Field(description="URL dialled for this charger: <backend url>/<chargerId>.")
+    open: bool = Field(description="Whether the WebSocket to the backend is open now.")
+    connected_since: datetime | None = Field(description="When the current socket opened (UTC).")
+    dials: int = Field(description="Connection attempts since the link started (reconnects + 1).")
+
+
+class Link(BaseModel):
+    charger_id: str = Field(description="Charger identity.")
+    ocpp: str = Field(description="OCPP version used on both sides: ocpp1.6 or ocpp2.0.1.")
+    primary: UpstreamState = Field(description="Upstream to the primary backend.")
+
+
+@router.get("", response_model=list[Link], summary="Chargers relayed by this replica")
+async def list_links(request: Request) -> list[Link]:
+    relay: Relay = request.app.state.relay
+    out = []
+    for charger_id in sorted(relay.links):
+        link = relay.links[charger_id]
+        up = link.upstream
+        since = up.connected_since
+        out.append(
+            Link(
+                charger_id=charger_id,
+                ocpp=link.version.value,
+                primary=UpstreamState(
+                    backend=up.backend.name,
+                    url=up.url,
+                    open=up.is_open,
+                    connected_since=datetime.fromtimestamp(since, UTC) if since else None,
+                    dials=up.dials,
+                ),
+            )
+        )
+    return out

@@ -1,0 +1,57 @@
+"""The connectors' app factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sy_bus import FramePublisher, streams
+from sy_connectors.api import links
+from sy_connectors.link import LinkContext
+from sy_connectors.relay import Relay
+from sy_connectors.sessions import SessionLog
+from sy_connectors.settings import ConnectorSettings
+from sy_platform import Runtime, service_app
+from sy_platform.app import ReadinessCheck
+
+DESCRIPTION = """Holds one upstream WebSocket per charger to its primary backend (same OCPP version,
+`<backend url>/<chargerId>`), relays charger CALLs up and backend CALLs down, redials with backoff,
+and captures every upstream frame to JetStream."""
+
+
+def build_app(settings: ConnectorSettings) -> FastAPI:
+    @asynccontextmanager
+    async def parts(rt: Runtime, app: FastAPI) -> AsyncIterator[dict[str, ReadinessCheck]]:
+        frames = FramePublisher(rt.js, settings.instance_id)
+        frames.start()
+        sessions = SessionLog(rt.engine, settings.instance_id)
+        sessions.start()
+        relay = Relay(
+            LinkContext(settings, rt.nc, frames, sessions),
+            await rt.js.key_value(streams.ROUTES.name),
+            await rt.js.key_value(streams.PRESENCE.name),
+        )
+        await relay.start()
+        app.state.relay = relay
+
+        async def routes_loaded() -> None:
+            if not relay.routes.loaded:
+                raise RuntimeError("routing table not loaded yet")
+
+        try:
+            yield {"routes": routes_loaded}
+        finally:
+            await relay.stop()
+            await frames.stop()
+            await sessions.stop()
+
+    return service_app(
+        service="connectors",
+        settings=settings,
+        title="Switchyard connectors",
+        description=DESCRIPTION,
+        routers=[links.router],
+        parts=parts,
+    )

@@ -1,0 +1,18 @@
+"""Prometheus metrics of the connectors (served on /metrics)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LINKS = Gauge("sy_connectors_links", "Chargers with an upstream link on this replica")
+UPSTREAMS_OPEN = Gauge("sy_connectors_upstreams_open", "Open upstream WebSockets to backends")
+DIALS = Counter("sy_connectors_dials_total", "Upstream connection attempts", ["backend", "result"])
+FRAMES = Counter("sy_connectors_frames_total", "Frames on upstreams", ["direction"])
+BACKEND_SECONDS = Histogram(
+    "sy_connectors_backend_call_seconds",
+    "Charger CALL sent upstream to the backend's answer",
+    ["backend"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+GATEWAY_ERRORS = Counter(
+    "sy_connectors_gateway_errors_total", "CALLERRORs the gateway answered itself", ["reason"]
+)
+DROPPED = Counter("sy_connectors_frames_dropped_total", "Backend frames dropped", ["reason"])

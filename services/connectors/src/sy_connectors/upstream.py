@@ -1,0 +1,216 @@
+"""One WebSocket from the gateway to one backend, on behalf of one charger.
+
+The backend sees `<backend url>/<chargerId>` with the charger's own OCPP version, as if the
+charger had dialled it. The socket is redialled with exponential backoff and jitter while the
+charger is connected; CALLs outstanding when it drops fail at once so the charger hears why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from urllib.parse import quote
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from sy_bus import BackendRef, FrameDirection, FramePublisher, FrameRecord
+from sy_calls import PendingCalls
+from sy_codec import Call, CallError, CallResult, CallResultError, FrameError, OcppVersion, decode
+from sy_codec import encode
+from sy_connectors import metrics
+from sy_connectors.settings import ConnectorSettings
+
+log = logging.getLogger(__name__)
+
+
+class BackendUnavailable(Exception):
+    """The backend connection is not open and did not open in time."""
+
+
+# Called for each CALL the backend sends (the frame parsed, and its exact text).
+BackendCall = Callable[[Call, str], None]
+
+
+class Upstream:
+    def __init__(
+        self,
+        charger_id: str,
+        version: OcppVersion,
+        backend: BackendRef,
+        settings: ConnectorSettings,
+        frames: FramePublisher,
+        on_call: BackendCall,
+    ) -> None:
+        self.charger_id = charger_id
+        self.version = version
+        self.backend = backend
+        self._settings = settings
+        self._frames = frames
+        self._on_call = on_call
+        self._pending = PendingCalls()
+        self._ws: ClientConnection | None = None
+        self._open = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self._log = {"charger_id": charger_id, "backend": backend.name}
+        self.url = f"{backend.url.rstrip('/')}/{quote(charger_id, safe='')}"
+        self.connected_since: float | None = None
+        self.dials = 0
+        self.session_id = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self._open.is_set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._keep_open(), name=f"upstream:{self.charger_id}")
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._ws is not None:
+            await self._ws.close(1000, "charger left or route changed")
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._pending.fail_all("backend connection closed")
+
+    async def call(self, message_id: str, text: str) -> str:
+        """Send a charger CALL upstream and return the backend's answer (frame text)."""
+        try:
+            await asyncio.wait_for(self._open.wait(), self._settings.connect_timeout_s)
+        except TimeoutError:
+            raise BackendUnavailable(self.backend.name) from None
+        ws = self._ws
+        assert ws is not None
+        waiting = self._pending.expect(message_id)
+        started = time.perf_counter()
+        try:
+            await self._send(ws, text, message_id)
+        except ConnectionClosed:
+            self._pending.resolve(message_id, "")
+            raise ConnectionError("backend connection lost") from None
+        answer = await self._pending.wait(message_id, waiting, self._settings.call_timeout_s)
+        metrics.BACKEND_SECONDS.labels(self.backend.name).observe(time.perf_counter() - started)
+        return answer
+
+    async def answer(self, text: str, message_id: str) -> None:
+        """Send the charger's answer to a backend CALL."""
+        ws = self._ws
+        if ws is None:
+            log.warning("backend gone before answer %s was sent", message_id, extra=self._log)
+            return
+        try:
+            await self._send(ws, text, message_id)
+        except ConnectionClosed:
+            log.warning("backend gone before answer %s was sent", message_id, extra=self._log)
+
+    async def _send(self, ws: ClientConnection, text: str, message_id: str | None) -> None:
+        ts = time.time_ns()
+        await ws.send(text)
+        metrics.FRAMES.labels("to_backend").inc()
+        self._capture(FrameDirection.TO_BACKEND, text, ts, message_id)
+
+    async def _keep_open(self) -> None:
+        delay = self._settings.reconnect_initial_s
+        while not self._closing:
+            self.dials += 1
+            try:
+                async with connect(
+                    self.url,
+                    subprotocols=[self.version.value],  # type: ignore[list-item]
+                    open_timeout=self._settings.connect_timeout_s,
+                    ping_interval=self._settings.ping_interval_s,
+                    ping_timeout=self._settings.ping_interval_s,
+                    max_size=self._settings.max_frame_bytes,
+                    compression=None,
+                    user_agent_header="Switchyard",
+                ) as ws:
+                    if ws.subprotocol != self.version.value:
+                        metrics.DIALS.labels(self.backend.name, "wrong_subprotocol").inc()
+                        log.error(
+                            "backend refused %s (answered %r)",
+                            self.version.value,
+                            ws.subprotocol,
+                            extra=self._log,
+                        )
+                        await ws.close(1002, "subprotocol not agreed")
+                    else:
+                        metrics.DIALS.labels(self.backend.name, "open").inc()
+                        delay = self._settings.reconnect_initial_s
+                        await self._serve(ws)
+            except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed) as exc:
+                metrics.DIALS.labels(self.backend.name, "failed").inc()
+                log.warning("backend %s unreachable: %s", self.url, exc, extra=self._log)
+            if self._closing:
+                return
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, self._settings.reconnect_max_s)
+
+    async def _serve(self, ws: ClientConnection) -> None:
+        self._ws = ws
+        self.connected_since = time.time()
+        self._open.set()
+        metrics.UPSTREAMS_OPEN.inc()
+        log.info("upstream open to %s", self.url, extra=self._log)
+        try:
+            async for message in ws:
+                self._on_frame(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._open.clear()
+            self._ws = None
+            self.connected_since = None
+            metrics.UPSTREAMS_OPEN.dec()
+            self._pending.fail_all("backend connection lost")
+            if not self._closing:
+                log.warning("upstream to %s closed: %s", self.url, ws.close_code, extra=self._log)
+
+    def _on_frame(self, message: str | bytes) -> None:
+        ts = time.time_ns()
+        text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+        metrics.FRAMES.labels("from_backend").inc()
+        try:
+            msg = decode(message, self.version)
+        except FrameError as err:
+            self._capture(FrameDirection.FROM_BACKEND, text, ts, err.message_id)
+            log.warning("malformed frame from backend: %s", err.description, extra=self._log)
+            if err.answerable and self._ws is not None:
+                reply = encode(err.to_call_error(self.version))
+                asyncio.ensure_future(self.answer(reply, err.message_id or "-1"))
+            return
+        action = msg.action if isinstance(msg, Call) else None
+        self._capture(FrameDirection.FROM_BACKEND, text, ts, msg.message_id, action)
+        if isinstance(msg, Call):
+            self._on_call(msg, text)
+        elif isinstance(msg, CallResult | CallError | CallResultError):
+            if not self._pending.resolve(msg.message_id, text):
+                metrics.DROPPED.labels("unknown_message_id").inc()
+                log.warning("backend answer with unknown id %r dropped", msg.message_id, extra=self._log)
+
+    def _capture(
+        self,
+        direction: FrameDirection,
+        text: str,
+        ts: int,
+        message_id: str | None,
+        action: str | None = None,
+    ) -> None:
+        self._frames.capture(
+            FrameRecord(
+                charger_id=self.charger_id,
+                direction=direction,
+                ts_ns=ts,
+                ocpp=self.version.value,
+                raw=text,
+                message_type=int(text[1]) if text[:1] == "[" and text[1:2].isdigit() else None,
+                message_id=message_id,
+                action=action,
+                backend=self.backend.name,
+                instance=self._settings.instance_id,
+            )
+        )

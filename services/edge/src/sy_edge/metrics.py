@@ -1,0 +1,17 @@
+"""Prometheus metrics of the edge (served on /metrics)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+CONNECTED = Gauge("sy_edge_connected_chargers", "Chargers connected to this edge replica")
+CONNECTS = Counter("sy_edge_connections_total", "Charger WebSocket connections accepted", ["ocpp"])
+REFUSED = Counter("sy_edge_handshakes_refused_total", "Charger handshakes refused", ["reason"])
+FRAMES = Counter("sy_edge_frames_total", "OCPP frames crossing the edge", ["direction"])
+CALL_ERRORS = Counter(
+    "sy_edge_callerrors_sent_total", "CALLERRORs the edge itself answered", ["code"]
+)
+DROPPED = Counter("sy_edge_frames_dropped_total", "Frames logged and dropped", ["reason"])
+CALL_SECONDS = Histogram(
+    "sy_edge_charger_call_seconds",
+    "Charger CALL to answer, through the bus and the backend",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)

@@ -1,0 +1,326 @@
+"""One charger's WebSocket on this edge replica: frames in, CALLs to the bus, backend CALLs out.
+
+Reading never waits on the bus: a charger CALL goes to the `up` lane, a backend CALL to the
+`down` lane, each running one CALL at a time (invariant 2), while the reader keeps taking the
+charger's answers. Every frame is captured to JetStream by the frame publisher (invariant 4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+
+from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from opentelemetry import trace
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from sy_bus import FrameDirection, FrameRecord, Header, Presence, subjects
+from sy_calls import Lane, LaneClosed, PendingCalls
+from sy_codec import (
+    Call,
+    CallError,
+    CallResult,
+    CallResultError,
+    ErrorKind,
+    FrameError,
+    OcppVersion,
+    decode,
+    encode,
+    error_code,
+    validate_call,
+)
+from sy_edge import metrics
+from sy_edge.context import EdgeContext
+from sy_edge.recorder import Opened
+from sy_platform.logs import charger_id_var
+from sy_platform.telemetry import inject_headers
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("sy_edge")
+
+
+class ChargerSession:
+    def __init__(
+        self, ws: ServerConnection, charger_id: str, version: OcppVersion, ctx: EdgeContext
+    ) -> None:
+        self.ws = ws
+        self.charger_id = charger_id
+        self.version = version
+        self.ctx = ctx
+        self.connection_id = uuid.uuid4().hex
+        self.connected_at = time.time()
+        self._log = {"charger_id": charger_id}
+        self._up_subject = subjects.up(charger_id)
+        self._pending = PendingCalls()
+        self._up: Lane[tuple[Call, str]] = Lane(
+            f"up:{charger_id}", self._relay_up, on_drop=lambda _: None
+        )
+        self._down: Lane[Msg] = Lane(
+            f"down:{charger_id}",
+            self._relay_down,
+            max_queued=ctx.settings.max_queued_calls,
+            on_drop=self._refuse_down,
+        )
+        self._background: set[asyncio.Task[None]] = set()
+
+    @property
+    def remote(self) -> str:
+        addr = self.ws.remote_address
+        return f"{addr[0]}:{addr[1]}" if addr else "unknown"
+
+    async def run(self) -> None:
+        charger_id_var.set(self.charger_id)
+        await self._attach()
+        try:
+            async for message in self.ws:
+                self._on_frame(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            await self._detach()
+
+    # -- frames from the charger -------------------------------------------------------------
+
+    def _on_frame(self, message: str | bytes) -> None:
+        ts = time.time_ns()
+        text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+        metrics.FRAMES.labels("from_charger").inc()
+        try:
+            msg = decode(message, self.version)
+        except FrameError as err:
+            self._capture(FrameDirection.FROM_CHARGER, text, ts)
+            if err.answerable:
+                log.warning("malformed frame from charger: %s", err.description, extra=self._log)
+                self._answer_locally(err.to_call_error(self.version))
+            else:
+                metrics.DROPPED.labels("malformed_answer").inc()
+                log.warning("malformed answer dropped: %s", err.description, extra=self._log)
+            return
+        action = msg.action if isinstance(msg, Call) else None
+        self._capture(FrameDirection.FROM_CHARGER, text, ts, msg.message_id, action)
+        if isinstance(msg, Call):
+            try:
+                validate_call(msg, self.version)
+            except FrameError as err:
+                log.warning("invalid %s from charger: %s", msg.action, err.description, extra=self._log)
+                self._answer_locally(err.to_call_error(self.version))
+                return
+            self._up.submit((msg, text))
+        elif isinstance(msg, CallResult | CallError | CallResultError):
+            if not self._pending.resolve(msg.message_id, text):
+                metrics.DROPPED.labels("unknown_message_id").inc()
+                log.warning(
+                    "answer with unknown message id %r dropped", msg.message_id, extra=self._log
+                )
+        else:  # OCPP 2.1 SEND: nothing to answer; relaying it to backends comes later
+            log.info("SEND %s from charger recorded", msg.action, extra=self._log)
+
+    # -- charger CALL -> bus -> backend answer -------------------------------------------------
+
+    async def _relay_up(self, item: tuple[Call, str]) -> None:
+        call, text = item
+        started = time.perf_counter()
+        headers = {
+            Header.CHARGER: self.charger_id,
+            Header.OCPP: self.version.value,
+            Header.MESSAGE_ID: call.message_id,
+            Header.ACTION: call.action,
+            Header.INSTANCE: self.ctx.instance,
+            Header.CONNECTION: self.connection_id,
+        }
+        with tracer.start_as_current_span(f"charger {call.action}") as span:
+            span.set_attribute("ocpp.charger_id", self.charger_id)
+            span.set_attribute("ocpp.message_id", call.message_id)
+            inject_headers(headers)
+            try:
+                reply = await self.ctx.nc.request(
+                    self._up_subject,
+                    text.encode(),
+                    timeout=self.ctx.settings.call_timeout_s,
+                    headers=headers,
+                )
+                answer = reply.data.decode()
+            except NoRespondersError:
+                answer = self._error(call.message_id, ErrorKind.INTERNAL, "no connector is running")
+            except NatsTimeout:
+                answer = self._error(
+                    call.message_id,
+                    ErrorKind.INTERNAL,
+                    f"backend did not answer within {self.ctx.settings.call_timeout_s:g}s",
+                )
+        metrics.CALL_SECONDS.observe(time.perf_counter() - started)
+        await self._send(answer, call.message_id)
+
+    # -- backend CALL (from the bus) -> charger --------------------------------------------------
+
+    async def _on_down(self, msg: Msg) -> None:
+        try:
+            self._down.submit(msg)
+        except (asyncio.QueueFull, LaneClosed):
+            self._refuse_down(msg)
+
+    async def _relay_down(self, msg: Msg) -> None:
+        text = msg.data.decode()
+        try:
+            call = decode(text, self.version)
+        except FrameError as err:
+            await msg.respond(encode(err.to_call_error(self.version)).encode())
+            return
+        if not isinstance(call, Call):
+            await msg.respond(
+                self._error("-1", ErrorKind.PROTOCOL, "only CALLs go to a charger").encode()
+            )
+            return
+        try:
+            waiting = self._pending.expect(call.message_id)
+        except ValueError:
+            await msg.respond(
+                self._error(call.message_id, ErrorKind.PROTOCOL, "message id already in use").encode()
+            )
+            return
+        await self._send(text, call.message_id, action=call.action)
+        timeout = self.ctx.settings.charger_call_timeout_s
+        try:
+            answer = await self._pending.wait(call.message_id, waiting, timeout)
+        except TimeoutError:
+            answer = self._error(
+                call.message_id, ErrorKind.INTERNAL, f"charger did not answer within {timeout:g}s"
+            )
+        except ConnectionError:
+            answer = self._error(call.message_id, ErrorKind.INTERNAL, "charger disconnected")
+        await msg.respond(answer.encode())
+
+    def _refuse_down(self, msg: Msg) -> None:
+        """A backend CALL that will not reach the charger still gets an answer, at once."""
+        message_id = msg.headers.get(Header.MESSAGE_ID, "-1") if msg.headers else "-1"
+        answer = self._error(message_id, ErrorKind.INTERNAL, "charger busy or disconnected")
+        self._spawn(msg.respond(answer.encode()))
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    def _error(self, message_id: str, kind: ErrorKind, description: str) -> str:
+        code = error_code(kind, self.version)
+        metrics.CALL_ERRORS.labels(code).inc()
+        return encode(CallError(message_id, code, description, {}))
+
+    def _answer_locally(self, error: CallError) -> None:
+        metrics.CALL_ERRORS.labels(error.error_code).inc()
+        self._spawn(self._send(encode(error), error.message_id))
+
+    async def _send(self, text: str, message_id: str, action: str | None = None) -> None:
+        ts = time.time_ns()
+        try:
+            await self.ws.send(text)
+        except ConnectionClosed:
+            log.info("charger gone before frame %s was sent", message_id, extra=self._log)
+            return
+        metrics.FRAMES.labels("to_charger").inc()
+        self._capture(FrameDirection.TO_CHARGER, text, ts, message_id, action)
+
+    def _capture(
+        self,
+        direction: FrameDirection,
+        text: str,
+        ts: int,
+        message_id: str | None = None,
+        action: str | None = None,
+    ) -> None:
+        self.ctx.frames.capture(
+            FrameRecord(
+                charger_id=self.charger_id,
+                direction=direction,
+                ts_ns=ts,
+                ocpp=self.version.value,
+                raw=text,
+                message_type=_peek_type(text),
+                message_id=message_id,
+                action=action,
+                instance=self.ctx.instance,
+                connection_id=self.connection_id,
+            )
+        )
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def _attach(self) -> None:
+        previous = self.ctx.sessions.get(self.charger_id)
+        self.ctx.sessions[self.charger_id] = self
+        if previous is not None:  # newest connection wins
+            log.info("charger reconnected; closing its previous socket", extra=self._log)
+            await previous.ws.close(1000, "replaced by a newer connection")
+        self._down_sub = await self.ctx.nc.subscribe(subjects.down(self.charger_id), cb=self._on_down)
+        await self._announce(connected=True)
+        self.ctx.recorder.opened(
+            Opened(
+                self.connection_id,
+                self.charger_id,
+                self.ctx.instance,
+                self.version.value,
+                self.remote,
+                _utcnow(),
+            )
+        )
+        metrics.CONNECTED.inc()
+        metrics.CONNECTS.labels(self.version.value).inc()
+        log.info("charger connected (%s) from %s", self.version.value, self.remote, extra=self._log)
+
+    async def _detach(self) -> None:
+        metrics.CONNECTED.dec()
+        if self.ctx.sessions.get(self.charger_id) is self:
+            del self.ctx.sessions[self.charger_id]
+        try:
+            await self._down_sub.unsubscribe()
+        except Exception:  # the NATS connection may already be closing
+            log.debug("unsubscribe failed", exc_info=True, extra=self._log)
+        self._pending.fail_all("charger disconnected")
+        await self._down.close()
+        await self._up.close()
+        code, reason = self.ws.close_code, self.ws.close_reason or ""
+        await self._announce(connected=False, reason=f"{code} {reason}".strip())
+        self.ctx.recorder.closed(self.connection_id, self.charger_id, code, reason)
+        log.info("charger disconnected (%s %s)", code, reason, extra=self._log)
+
+    async def _announce(self, *, connected: bool, reason: str = "") -> None:
+        record = Presence(
+            charger_id=self.charger_id,
+            connected=connected,
+            instance=self.ctx.instance,
+            connection_id=self.connection_id,
+            ocpp=self.version.value,
+            ts_ns=time.time_ns(),
+            reason=reason,
+        )
+        key = subjects.charger_token(self.charger_id)
+        try:
+            await self.ctx.nc.publish(subjects.presence(self.charger_id), record.to_bytes())
+            if connected:
+                await self.ctx.presence.put(key, record.to_bytes())
+            else:
+                entry = await self.ctx.presence.get(key)
+                if entry.value and Presence.from_bytes(entry.value).connection_id == self.connection_id:
+                    await self.ctx.presence.delete(key, last=entry.revision)
+        except Exception as exc:  # presence is advisory; the socket matters more
+            log.warning("presence update failed: %s", exc, extra=self._log)
+
+
+def _peek_type(text: str) -> int | None:
+    """The message type number of a frame without parsing it again (None if not recognisable)."""
+    head = text.lstrip()[:3]
+    if len(head) >= 2 and head[0] == "[" and head[1] in "23456":
+        return int(head[1])
+    return None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
