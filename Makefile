@@ -31,7 +31,7 @@ test-fast: setup ## Unit and component tests only (skips the end-to-end suite)
 lint: setup ## ruff (lint + format check) and mypy --strict
 	@$(UV) run --frozen ruff check libs services tests
 	@$(UV) run --frozen ruff format --check libs services tests
-	@$(UV) run --frozen mypy libs/*/src services/*/src
+	@$(UV) run --frozen mypy
 
 format: setup ## Format and auto-fix with ruff
 	@$(UV) run --frozen ruff format libs services tests

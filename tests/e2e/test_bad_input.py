@@ -23,13 +23,26 @@ HEARTBEAT = '[2,"hb-1","Heartbeat",{}]'
         ("ocpp2.0.1", "this is not json", "-1", "FormatViolation"),
         ("ocpp1.6", '[2,"m1","NoSuchAction",{}]', "m1", "NotImplemented"),
         ("ocpp2.0.1", '[2,"m1","NoSuchAction",{}]', "m1", "NotImplemented"),
-        ("ocpp1.6", '[2,"m2","BootNotification",{"chargePointModel":"X"}]', "m2",
-         "OccurenceConstraintViolation"),
-        ("ocpp2.0.1", '[2,"m2","BootNotification",{"reason":"PowerUp"}]', "m2",
-         "OccurrenceConstraintViolation"),
+        (
+            "ocpp1.6",
+            '[2,"m2","BootNotification",{"chargePointModel":"X"}]',
+            "m2",
+            "OccurenceConstraintViolation",
+        ),
+        (
+            "ocpp2.0.1",
+            '[2,"m2","BootNotification",{"reason":"PowerUp"}]',
+            "m2",
+            "OccurrenceConstraintViolation",
+        ),
         ("ocpp2.0.1", '[7,"m3","Heartbeat",{}]', "m3", "MessageTypeNotSupported"),
-        ("ocpp1.6", '[2,"m4","StatusNotification",{"connectorId":"one","errorCode":"NoError",'
-         '"status":"Available"}]', "m4", "TypeConstraintViolation"),
+        (
+            "ocpp1.6",
+            '[2,"m4","StatusNotification",{"connectorId":"one","errorCode":"NoError",'
+            '"status":"Available"}]',
+            "m4",
+            "TypeConstraintViolation",
+        ),
     ],
 )
 async def test_malformed_frame_gets_callerror_and_connection_survives(

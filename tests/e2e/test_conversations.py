@@ -84,7 +84,9 @@ async def test_ocpp16_charger_full_session(
             )
         )
         await charger.call(
-            c16.StopTransaction(meter_stop=2000, timestamp=_now(), transaction_id=tx, id_tag="TAG-1")
+            c16.StopTransaction(
+                meter_stop=2000, timestamp=_now(), transaction_id=tx, id_tag="TAG-1"
+            )
         )
 
         backend = await csms.wait_for(charger_id)
@@ -202,9 +204,7 @@ def _id(frame: str) -> str:
     return frame.split('"')[1]
 
 
-async def test_frames_of_other_chargers_stay_apart(
-    routed: RunningSuite, charger_id: str
-) -> None:
+async def test_frames_of_other_chargers_stay_apart(routed: RunningSuite, charger_id: str) -> None:
     other = charger_id + "-b"
     for cid in (charger_id, other):
         async with connect_charger(routed.charger_url(cid), cid, "ocpp1.6") as (charger, _):
@@ -213,5 +213,3 @@ async def test_frames_of_other_chargers_stay_apart(
     theirs = await _journal(routed, other, expected=4)
     assert len(mine) == len(theirs) == 4
     assert {f["message_id"] for f in mine}.isdisjoint({f["message_id"] for f in theirs})
-
-

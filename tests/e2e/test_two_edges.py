@@ -22,7 +22,9 @@ async def test_backend_calls_reach_chargers_on_either_edge(
     ):
         await on_first.call(c16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
         await on_second.call(
-            c201.BootNotification(charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp")
+            c201.BootNotification(
+                charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"
+            )
         )
         first_backend = await csms.wait_for(charger_id + "-1")
         second_backend = await csms.wait_for(charger_id + "-2")

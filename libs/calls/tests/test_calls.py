@@ -87,8 +87,8 @@ async def test_pending_calls_match_by_id_and_report_unknown() -> None:
     fut = pending.expect("a")
     with pytest.raises(ValueError):
         pending.expect("a")
-    assert pending.resolve("zzz", "[3,\"zzz\",{}]") is False
-    assert pending.resolve("a", "[3,\"a\",{}]") is True
+    assert pending.resolve("zzz", '[3,"zzz",{}]') is False
+    assert pending.resolve("a", '[3,"a",{}]') is True
     assert await pending.wait("a", fut, 1) == '[3,"a",{}]'
     assert len(pending) == 0
 

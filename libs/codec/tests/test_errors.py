@@ -6,6 +6,7 @@ import pickle
 
 import orjson
 import pytest
+
 import sy_codec
 from sy_codec import (
     CallError,

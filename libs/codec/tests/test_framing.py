@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
+
 from sy_codec import (
     MAX_MESSAGE_ID_LENGTH,
     Call,

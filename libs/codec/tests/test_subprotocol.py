@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+
 from sy_codec import OcppVersion, negotiate_subprotocol
 
 V16, V201, V21 = OcppVersion.V16, OcppVersion.V201, OcppVersion.V21

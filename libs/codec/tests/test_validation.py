@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+
 from sy_codec import (
     DEFAULT_REGISTRY,
     Call,

@@ -1,6 +1,6 @@
 """The Switchyard bus contract."""
 
-from sy_bus import subjects, streams
+from sy_bus import streams, subjects
 from sy_bus.connection import connect
 from sy_bus.envelopes import BackendRef, EffectiveRoute, FrameRecord, Header, Presence
 from sy_bus.publisher import FramePublisher

@@ -86,7 +86,9 @@ class FramePublisher:
             for dedup, subject, data in pending:
                 fut = await self._js.publish_async(subject, data, headers={Header.DEDUP: dedup})
                 futures.append(fut)
-            done, _ = await asyncio.wait(futures, timeout=ACK_TIMEOUT_S) if futures else (set(), set())
+            done, _ = (
+                await asyncio.wait(futures, timeout=ACK_TIMEOUT_S) if futures else (set(), set())
+            )
             failed = [
                 item
                 for item, fut in zip(pending, futures, strict=True)
@@ -101,4 +103,3 @@ class FramePublisher:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             pending = failed
-

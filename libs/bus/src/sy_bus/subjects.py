@@ -48,7 +48,7 @@ def up(charger_id: str) -> str:
 
 
 def down(charger_id: str) -> str:
-    """Backend-originated CALL, connectors -> the edge replica holding the charger, request/reply."""
+    """Backend-originated CALL, connectors -> the edge holding the charger, request/reply."""
     return f"{PREFIX}.down.{charger_token(charger_id)}"
 
 

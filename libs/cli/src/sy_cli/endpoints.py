@@ -1,4 +1,4 @@
-"""Where the services' APIs are: environment first, then what `switchyard run` wrote, then defaults."""
+"""Where the APIs are: environment first, then what `switchyard run` wrote, then defaults."""
 
 from __future__ import annotations
 

@@ -22,7 +22,9 @@ def nats_server_binary() -> str:
 
 
 class EmbeddedNats:
-    def __init__(self, store_dir: Path, port: int | None = None, config: Path | None = None) -> None:
+    def __init__(
+        self, store_dir: Path, port: int | None = None, config: Path | None = None
+    ) -> None:
         self.store_dir = store_dir
         self.port = port or free_port()
         self.config = config
@@ -44,7 +46,9 @@ class EmbeddedNats:
             wait_for_port(self.port, timeout_s=20)
         except TimeoutError:
             self.stop()
-            raise RuntimeError(f"nats-server did not start; see {self.store_dir}/nats-server.log")
+            raise RuntimeError(
+                f"nats-server did not start; see {self.store_dir}/nats-server.log"
+            ) from None
         return self
 
     def stop(self) -> None:

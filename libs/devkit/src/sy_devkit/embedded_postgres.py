@@ -38,7 +38,14 @@ def _run_as() -> str | None:
         pwd.getpwnam(SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SYSTEM_USER,
+            ],
             check=True,
             capture_output=True,
         )
@@ -75,8 +82,10 @@ class EmbeddedPostgres:
             os.chown(pgdata, uid, gid)
         if not (pgdata / "PG_VERSION").exists():
             subprocess.run(
-                [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(pgdata), "-U", "postgres"]
-                + ["--auth=trust", "--encoding=UTF8", "--no-instructions"],
+                [
+                    *(str(POSTGRES_BIN_PATH / "initdb"), "-D", str(pgdata), "-U", "postgres"),
+                    *("--auth=trust", "--encoding=UTF8", "--no-instructions"),
+                ],
                 check=True,
                 capture_output=True,
                 user=user,
@@ -102,21 +111,27 @@ class EmbeddedPostgres:
             if ready.returncode == 0:
                 return
             time.sleep(0.1)
-        raise RuntimeError(f"postgres not ready after {timeout_s:.0f}s; see {self.data_dir}/postgres.log")
+        raise RuntimeError(
+            f"postgres not ready after {timeout_s:.0f}s; see {self.data_dir}/postgres.log"
+        )
+
+    def _where(self) -> list[str]:
+        return ["-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
 
     def create_database(self, name: str) -> str:
         """Create `name` if missing and return its URL."""
         exists = subprocess.run(
-            [str(POSTGRES_BIN_PATH / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U"]
-            + ["postgres", "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+            [
+                *(str(POSTGRES_BIN_PATH / "psql"), *self._where()),
+                *("-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+            ],
             capture_output=True,
             text=True,
             check=True,
         )
         if exists.stdout.strip() != "1":
             subprocess.run(
-                [str(POSTGRES_BIN_PATH / "createdb"), "-h", "127.0.0.1", "-p", str(self.port)]
-                + ["-U", "postgres", name],
+                [str(POSTGRES_BIN_PATH / "createdb"), *self._where(), name],
                 check=True,
                 capture_output=True,
             )

@@ -57,7 +57,9 @@ def _probes(app: FastAPI) -> APIRouter:
             except Exception as exc:  # a probe reports, it does not raise
                 results[name] = f"failing: {exc}"
         ok = bool(checks) and all(v == "ok" for v in results.values())
-        body = Health(status="ok" if ok else "unavailable", checks=results or {"startup": "pending"})
+        body = Health(
+            status="ok" if ok else "unavailable", checks=results or {"startup": "pending"}
+        )
         return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
     @probes.get("/metrics", summary="Prometheus metrics", response_class=Response)

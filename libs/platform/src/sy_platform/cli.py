@@ -23,7 +23,9 @@ def service_main(
     app_factory: Callable[[ServiceSettings], FastAPI],
     argv: list[str] | None = None,
 ) -> int:
-    parser = argparse.ArgumentParser(prog=f"python -m {package}", description=f"Switchyard {service}")
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {package}", description=f"Switchyard {service}"
+    )
     parser.add_argument("command", choices=["serve", "migrate"], nargs="?", default="serve")
     args = parser.parse_args(argv)
     try:

@@ -40,7 +40,7 @@ def run_env(metadata: MetaData) -> None:
             include_schemas=True,
         )
         with context.begin_transaction():
-            # Several replicas may start at once; one migrates, the others wait then find nothing to do.
+            # Replicas may start together: one migrates, the others wait, then find nothing to do.
             connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": schema})
             context.run_migrations()
 

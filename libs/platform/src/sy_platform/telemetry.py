@@ -10,6 +10,10 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 
 def setup_tracing(service: str, instance: str, otlp_endpoint: str | None) -> TracerProvider:
+    """Install the process's tracer provider (once: several in-process apps in a test share it)."""
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return current
     provider = TracerProvider(
         resource=Resource.create(
             {"service.name": f"switchyard-{service}", "service.instance.id": instance}

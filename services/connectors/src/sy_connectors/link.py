@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -115,7 +117,9 @@ class ChargerLink:
                 span.set_attribute("ocpp.backend", backend)
                 answer = await self.upstream.call(message_id, text)
         except BackendUnavailable:
-            answer = self._error(message_id, "backend_unreachable", f"backend {backend} unreachable")
+            answer = self._error(
+                message_id, "backend_unreachable", f"backend {backend} unreachable"
+            )
         except TimeoutError:
             timeout = self._ctx.settings.call_timeout_s
             answer = self._error(
@@ -171,8 +175,8 @@ class ChargerLink:
         code = error_code(ErrorKind.INTERNAL, self.version)
         return encode(CallError(message_id, code, description, {}))
 
-    def _spawn(self, coro: object) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

@@ -77,7 +77,10 @@ class Relay:
                 await self._drop(p.charger_id)
                 self._link(p.charger_id, OcppVersion(p.ocpp), p.connection_id, p.ts_ns)
             else:
-                link.connection_id, link.presence_ts = p.connection_id, max(p.ts_ns, link.presence_ts)
+                link.connection_id, link.presence_ts = (
+                    p.connection_id,
+                    max(p.ts_ns, link.presence_ts),
+                )
         elif link is not None and link.connection_id in (p.connection_id, ""):
             await self._drop(p.charger_id)
 

@@ -1,4 +1,4 @@
-"""Upstream sessions: which backend served a charger, from when to when (written off the hot path)."""
+"""Upstream sessions: which backend served a charger, from when to when (off the hot path)."""
 
 from __future__ import annotations
 

@@ -19,8 +19,16 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from sy_bus import BackendRef, FrameDirection, FramePublisher, FrameRecord
 from sy_calls import PendingCalls
-from sy_codec import Call, CallError, CallResult, CallResultError, FrameError, OcppVersion, decode
-from sy_codec import encode
+from sy_codec import (
+    Call,
+    CallError,
+    CallResult,
+    CallResultError,
+    FrameError,
+    OcppVersion,
+    decode,
+    encode,
+)
 from sy_connectors import metrics
 from sy_connectors.settings import ConnectorSettings
 
@@ -61,6 +69,7 @@ class Upstream:
         self.connected_since: float | None = None
         self.dials = 0
         self.session_id = ""
+        self._background: set[asyncio.Future[None]] = set()
 
     @property
     def is_open(self) -> bool:
@@ -181,16 +190,21 @@ class Upstream:
             log.warning("malformed frame from backend: %s", err.description, extra=self._log)
             if err.answerable and self._ws is not None:
                 reply = encode(err.to_call_error(self.version))
-                asyncio.ensure_future(self.answer(reply, err.message_id or "-1"))
+                task = asyncio.ensure_future(self.answer(reply, err.message_id or "-1"))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
             return
         action = msg.action if isinstance(msg, Call) else None
         self._capture(FrameDirection.FROM_BACKEND, text, ts, msg.message_id, action)
         if isinstance(msg, Call):
             self._on_call(msg, text)
-        elif isinstance(msg, CallResult | CallError | CallResultError):
-            if not self._pending.resolve(msg.message_id, text):
-                metrics.DROPPED.labels("unknown_message_id").inc()
-                log.warning("backend answer with unknown id %r dropped", msg.message_id, extra=self._log)
+        elif isinstance(
+            msg, CallResult | CallError | CallResultError
+        ) and not self._pending.resolve(msg.message_id, text):
+            metrics.DROPPED.labels("unknown_message_id").inc()
+            log.warning(
+                "backend answer with unknown id %r dropped", msg.message_id, extra=self._log
+            )
 
     def _capture(
         self,

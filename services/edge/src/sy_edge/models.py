@@ -1,4 +1,4 @@
-"""The `edge` schema: a record of every charger connection (credentials come with security profiles)."""
+"""The `edge` schema: a record of every charger connection (credentials come later)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ class Base(DeclarativeBase):
 
 class Connection(Base):
     __tablename__ = "connections"
-    __table_args__ = (Index("ix_connections_charger_id_connected_at", "charger_id", "connected_at"),)
+    __table_args__ = (
+        Index("ix_connections_charger_id_connected_at", "charger_id", "connected_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     charger_id: Mapped[str] = mapped_column(String(48))

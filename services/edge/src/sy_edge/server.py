@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from sy_codec import OcppVersion, negotiate_subprotocol
 from sy_edge import metrics
@@ -31,12 +32,16 @@ async def charger_endpoint(ctx: EdgeContext) -> AsyncIterator[None]:
             return connection.respond(HTTPStatus.NOT_FOUND, f"Not a charger endpoint: {hint}\n")
         return None
 
-    def select_subprotocol(connection: ServerConnection, offered: list[str]) -> str | None:
+    def select_subprotocol(
+        connection: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
         chosen = negotiate_subprotocol(offered, supported)
-        return chosen.value if chosen else None
+        return Subprotocol(chosen.value) if chosen else None
 
     async def handler(ws: ServerConnection) -> None:
-        charger_id = charger_id_from_path(ws.request.path if ws.request else "", settings.ocpp_path_prefix)
+        charger_id = charger_id_from_path(
+            ws.request.path if ws.request else "", settings.ocpp_path_prefix
+        )
         assert charger_id is not None  # process_request refused every other path
         if ws.subprotocol is None:
             # OCPP-J 1.6 §3.2 and 2.0.1 Part 4 §3.2: finish the handshake without a subprotocol,
@@ -58,7 +63,7 @@ async def charger_endpoint(ctx: EdgeContext) -> AsyncIterator[None]:
         settings.ocpp_port,
         process_request=process_request,
         select_subprotocol=select_subprotocol,
-        subprotocols=[v.value for v in supported],  # type: ignore[misc]
+        subprotocols=[Subprotocol(v.value) for v in supported],
         max_size=settings.max_frame_bytes,
         ping_interval=settings.ping_interval_s,
         ping_timeout=settings.ping_interval_s,
@@ -78,4 +83,3 @@ async def charger_endpoint(ctx: EdgeContext) -> AsyncIterator[None]:
         for session in list(ctx.sessions.values()):
             await session.ws.close(1001, "gateway shutting down")
         await server.wait_closed()
-

@@ -11,7 +11,9 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
@@ -108,7 +110,9 @@ class ChargerSession:
             try:
                 validate_call(msg, self.version)
             except FrameError as err:
-                log.warning("invalid %s from charger: %s", msg.action, err.description, extra=self._log)
+                log.warning(
+                    "invalid %s from charger: %s", msg.action, err.description, extra=self._log
+                )
                 self._answer_locally(err.to_call_error(self.version))
                 return
             self._up.submit((msg, text))
@@ -181,7 +185,9 @@ class ChargerSession:
             waiting = self._pending.expect(call.message_id)
         except ValueError:
             await msg.respond(
-                self._error(call.message_id, ErrorKind.PROTOCOL, "message id already in use").encode()
+                self._error(
+                    call.message_id, ErrorKind.PROTOCOL, "message id already in use"
+                ).encode()
             )
             return
         await self._send(text, call.message_id, action=call.action)
@@ -246,8 +252,8 @@ class ChargerSession:
             )
         )
 
-    def _spawn(self, coro: object) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -259,7 +265,9 @@ class ChargerSession:
         if previous is not None:  # newest connection wins
             log.info("charger reconnected; closing its previous socket", extra=self._log)
             await previous.ws.close(1000, "replaced by a newer connection")
-        self._down_sub = await self.ctx.nc.subscribe(subjects.down(self.charger_id), cb=self._on_down)
+        self._down_sub = await self.ctx.nc.subscribe(
+            subjects.down(self.charger_id), cb=self._on_down
+        )
         await self._announce(connected=True)
         self.ctx.recorder.opened(
             Opened(
@@ -308,7 +316,10 @@ class ChargerSession:
                 await self.ctx.presence.put(key, record.to_bytes())
             else:
                 entry = await self.ctx.presence.get(key)
-                if entry.value and Presence.from_bytes(entry.value).connection_id == self.connection_id:
+                if (
+                    entry.value
+                    and Presence.from_bytes(entry.value).connection_id == self.connection_id
+                ):
                     await self.ctx.presence.delete(key, last=entry.revision)
         except Exception as exc:  # presence is advisory; the socket matters more
             log.warning("presence update failed: %s", exc, extra=self._log)

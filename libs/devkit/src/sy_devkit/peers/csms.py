@@ -140,7 +140,10 @@ class CsmsPeer:
 
     async def start(self, port: int = 0) -> CsmsPeer:
         self._server = await serve(
-            self._handle, "127.0.0.1", port, subprotocols=["ocpp2.0.1", "ocpp1.6"]  # type: ignore[list-item]
+            self._handle,
+            "127.0.0.1",
+            port,
+            subprotocols=["ocpp2.0.1", "ocpp1.6"],  # type: ignore[list-item]
         )
         self.port = next(iter(self._server.sockets)).getsockname()[1]
         return self
@@ -150,7 +153,9 @@ class CsmsPeer:
             self._server.close()
             await self._server.wait_closed()
 
-    async def wait_for(self, charger_id: str, timeout_s: float = 10.0, connects: int = 1) -> Session:
+    async def wait_for(
+        self, charger_id: str, timeout_s: float = 10.0, connects: int = 1
+    ) -> Session:
         """The CSMS side of a charger once it has connected (at least `connects` times)."""
 
         def ready() -> bool:

@@ -15,7 +15,9 @@ router = APIRouter(prefix="/chargers", tags=["chargers"])
 class ConnectedCharger(BaseModel):
     charger_id: str = Field(description="Charger identity from its connection URL.")
     ocpp: str = Field(description="Negotiated subprotocol: ocpp1.6 or ocpp2.0.1.")
-    connection_id: str = Field(description="Id of this WebSocket connection (journal frames carry it).")
+    connection_id: str = Field(
+        description="Id of this WebSocket connection (journal frames carry it)."
+    )
     remote: str = Field(description="Charger's address as seen by the edge (ip:port).")
     connected_at: datetime = Field(description="When this connection opened (UTC).")
 
