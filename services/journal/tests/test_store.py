@@ -1,0 +1,76 @@
+"""Turning SY_FRAMES messages into rows: pure code, no servers."""
+
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from sy_bus import FrameDirection, FrameRecord
+from sy_journal.store import Unstorable, frame_row, ns_from_ts, ts_from_ns
+
+
+def good(**changes: object) -> bytes:
+    doc = orjson.loads(
+        FrameRecord(
+            charger_id="CP 1.a",
+            direction=FrameDirection.TO_BACKEND,
+            ts_ns=1_700_000_000_123_456_789,
+            ocpp="ocpp2.0.1",
+            raw='[2,"m1","Heartbeat",{}]',
+            message_type=2,
+            message_id="m1",
+            action="Heartbeat",
+            backend="legacy",
+            instance="edge-1",
+            connection_id="c-9",
+        ).to_bytes()
+    )
+    doc.update(changes)
+    return orjson.dumps(doc)
+
+
+def test_row_keeps_every_field_and_converts_the_timestamp() -> None:
+    row = frame_row(42, good())
+    assert row == {
+        "stream_seq": 42,
+        "charger_id": "CP 1.a",
+        "direction": "to_backend",
+        "ts": datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=UTC),
+        "ts_ns": 1_700_000_000_123_456_789,
+        "ocpp": "ocpp2.0.1",
+        "message_type": 2,
+        "message_id": "m1",
+        "action": "Heartbeat",
+        "backend": "legacy",
+        "instance": "edge-1",
+        "connection_id": "c-9",
+        "raw": '[2,"m1","Heartbeat",{}]',
+    }
+
+
+def test_timestamp_conversion_is_exact_to_the_microsecond() -> None:
+    ts = ts_from_ns(1_700_000_000_999_999_999)
+    assert ts == datetime(2023, 11, 14, 22, 13, 20, 999999, tzinfo=UTC)
+    assert ns_from_ts(ts) == 1_700_000_000_999_999_000
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"not json", id="not-json"),
+        pytest.param(b"[]", id="not-an-object"),
+        pytest.param(b'{"charger_id": "CP1"}', id="missing-fields"),
+        pytest.param(good(direction="sideways"), id="unknown-direction"),
+        pytest.param(good(surprise=1), id="unknown-field"),
+        pytest.param(good(ts_ns="1700000000"), id="ts-as-string"),
+        pytest.param(good(ts_ns=2**63), id="ts-beyond-bigint"),
+        pytest.param(good(ts_ns=True), id="ts-as-bool"),
+        pytest.param(good(message_type=70000), id="type-beyond-smallint"),
+        pytest.param(good(charger_id=7), id="charger-as-number"),
+        pytest.param(good(action=["Heartbeat"]), id="action-as-list"),
+        pytest.param(good(raw='[2,"m1","Heartbeat",{"x":"\x00"}]'), id="nul-in-raw"),
+    ],
+)
+def test_unstorable_messages_are_rejected_up_front(data: bytes) -> None:
+    with pytest.raises(Unstorable):
+        frame_row(1, data)
