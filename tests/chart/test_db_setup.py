@@ -135,3 +135,46 @@ def test_no_role_reaches_another_services_schema(set_up: dict[str, Any]) -> None
                 await conn.close()
 
     asyncio.run(check())
+
+
+def test_a_non_superuser_admin_can_run_the_setup(
+    render: Any, new_database: Any, tmp_path: Path
+) -> None:
+    """Managed Postgres (RDS, Cloud SQL): the admin has CREATEROLE and owns the database only."""
+    superuser_url = new_database()
+    database = urlsplit(superuser_url).path.lstrip("/")
+
+    async def make_admin() -> None:
+        conn = await asyncpg.connect(superuser_url)
+        try:
+            await conn.execute("CREATE ROLE managed_admin LOGIN CREATEROLE")
+            await conn.execute(f'ALTER DATABASE "{database}" OWNER TO managed_admin')
+        finally:
+            await conn.close()
+
+    asyncio.run(make_admin())
+    admin_url = superuser_url.replace("postgres@", "managed_admin@", 1)
+    roles = {s: {"database": {"role": f"managed_{s}"}} for s in SERVICES}
+    rendered = render({"externalDatabase": {"adminPassword": "unused"}, **roles})
+    config = rendered.get("ConfigMap", f"{RELEASE}-db-setup")["data"]
+    (tmp_path / "db_setup.py").write_text(config["db_setup.py"])
+    (tmp_path / "plan.json").write_text(config["plan.json"])
+    env = {"SY_ADMIN_DATABASE_URL": admin_url}
+    for entry in json.loads(config["plan.json"])["services"]:
+        secret = rendered.get("Secret", f"{RELEASE}-{entry['service']}-db")["stringData"]
+        assert secret["url"].startswith(f"postgresql://managed_{entry['service']}:")
+        env[entry["passwordEnv"]] = secret["password"]
+
+    run = _run([sys.executable, "db_setup.py", "plan.json"], env, tmp_path)
+    assert run.returncode == 0, run.stderr
+    migrated = _run(
+        [sys.executable, "-m", "sy_routing", "migrate"],
+        {
+            "SY_DATABASE_URL": _local(
+                rendered.get("Secret", f"{RELEASE}-routing-db")["stringData"]["url"], admin_url
+            ),
+            "SY_LOG_FORMAT": "text",
+        },
+        tmp_path,
+    )
+    assert migrated.returncode == 0, migrated.stderr
