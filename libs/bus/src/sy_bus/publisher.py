@@ -16,6 +16,7 @@ from nats.js import JetStreamContext
 
 from sy_bus import subjects
 from sy_bus.envelopes import FrameRecord, Header
+from sy_calls import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,7 @@ class FramePublisher:
             await asyncio.wait_for(self._queue.join(), timeout=drain_timeout_s)
         except TimeoutError:
             log.error("frame capture stopped with %d frames unpublished", self._queue.qsize())
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        await stop_task(self._task)
         self._task = None
 
     async def _run(self) -> None:

@@ -8,5 +8,6 @@ answers (unknown ids are reported so the caller logs and drops them, invariant 3
 
 from sy_calls.lane import Lane, LaneClosed
 from sy_calls.pending import PendingCalls
+from sy_calls.tasks import stop_task
 
-__all__ = ["Lane", "LaneClosed", "PendingCalls"]
+__all__ = ["Lane", "LaneClosed", "PendingCalls", "stop_task"]

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from sy_calls.tasks import stop_task
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -65,9 +67,7 @@ class Lane(Generic[T]):
     async def close(self) -> None:
         """Stop taking work; items still queued go to `on_drop` so each gets an answer."""
         self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop_task(self._task)
         if self._current is not None and self._on_drop is not None:
             self._on_drop(self._current)  # interrupted mid-call: it still needs an answer
         self._current = None

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from sy_calls import stop_task
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -48,9 +50,7 @@ class BatchWriter(Generic[T]):
             await asyncio.wait_for(self._queue.join(), timeout_s)
         except TimeoutError:
             log.warning("%s: %d records not written at shutdown", self._name, self._queue.qsize())
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop_task(self._task)
 
     async def _run(self) -> None:
         while True:

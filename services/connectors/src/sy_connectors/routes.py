@@ -9,6 +9,7 @@ from collections.abc import Callable
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from sy_bus import EffectiveRoute, streams, subjects
+from sy_calls import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,7 @@ class RouteTable:
         await asyncio.wait_for(self._loaded.wait(), timeout_s)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop_task(self._task)
 
     async def _follow(self, watcher: KeyValue.KeyWatcher) -> None:
         async for entry in watcher:

@@ -18,7 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from sy_bus import BackendRef, FrameDirection, FramePublisher, FrameRecord
-from sy_calls import PendingCalls
+from sy_calls import PendingCalls, stop_task
 from sy_codec import (
     Call,
     CallError,
@@ -82,9 +82,7 @@ class Upstream:
         self._closing = True
         if self._ws is not None:
             await self._ws.close(1000, "charger left or route changed")
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop_task(self._task)
         self._pending.fail_all("backend connection closed")
 
     async def call(self, message_id: str, text: str) -> str:

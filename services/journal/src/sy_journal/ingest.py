@@ -17,6 +17,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from sy_bus import streams, subjects
+from sy_calls import stop_task
 from sy_journal.metrics import FRAMES_STORED, INGEST_ERRORS, LAG
 from sy_journal.settings import JournalSettings
 from sy_journal.store import Row, Unstorable, frame_row, store_frames
@@ -71,9 +72,7 @@ class FrameIngest:
     async def stop(self) -> None:
         """Let the in-flight batch commit and ack, then stop; a stuck batch is redelivered."""
         self._stopping.set()
-        if self._lag_task is not None:
-            self._lag_task.cancel()
-            await asyncio.gather(self._lag_task, return_exceptions=True)
+        await stop_task(self._lag_task)
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, timeout=self._settings.fetch_timeout_s + 10)
@@ -152,13 +151,15 @@ class FrameIngest:
 
     async def _watch_lag(self) -> None:
         assert self._sub is not None
-        while True:
+        # Ends on the stop flag, not on cancellation alone: nats-py may turn a cancellation that
+        # lands inside a request into another exception, which the handler below would swallow.
+        while not self._stopping.is_set():
             try:
                 info = await self._sub.consumer_info()
                 LAG.set(info.num_pending or 0)
             except Exception as exc:  # a gauge going stale must not disturb ingest
                 log.debug("consumer info failed: %r", exc)
-            await asyncio.sleep(LAG_EVERY_S)
+            await self._pause(LAG_EVERY_S)
 
 
 async def _settle(msg: Msg, *, term: bool) -> None:

@@ -15,6 +15,7 @@ from nats.js.kv import KeyValue
 from prometheus_client import Gauge
 
 from sy_bus import streams
+from sy_calls import stop_task
 from sy_platform import Runtime
 from sy_routing import table
 from sy_routing.lock import TableLock
@@ -51,10 +52,8 @@ class RoutePublisher:
             self._task = asyncio.create_task(self._sync_until_done(), name="routes-sync")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def publish(self, publication: Publication) -> None:
         """Write one committed change's keys. The caller holds the table lock.
