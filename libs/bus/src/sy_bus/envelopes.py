@@ -48,6 +48,10 @@ class FrameRecord:
     backend: str | None = None
     instance: str = ""
     connection_id: str = ""
+    # When quirk rules rewrote the frame: the frame as forwarded, and the rules applied.
+    # `raw` always stays what was received on the wire.
+    normalized: str | None = None
+    rules: list[str] = field(default_factory=list)
     v: int = 1
 
     def to_bytes(self) -> bytes:

@@ -17,7 +17,7 @@ from contextlib import ExitStack
 
 from sy_cli.endpoints import endpoints_file, state_dir
 from sy_cli.http import CliError
-from sy_devkit import DEFAULT_OCPP_PORT, SERVICES, EmbeddedNats, EmbeddedPostgres, Suite
+from sy_devkit import SERVICES, EmbeddedNats, EmbeddedPostgres, Suite
 from sy_devkit.net import free_port
 
 DEFAULT_NATS_PORT = 4222
@@ -119,6 +119,3 @@ def _wait(dead: Callable[[], list[str]]) -> int:
         time.sleep(0.5)
     _say("stopping ...")
     return 0
-
-
-__all__ = ["DEFAULT_OCPP_PORT", "run_suite"]

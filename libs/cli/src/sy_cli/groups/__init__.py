@@ -1,0 +1,5 @@
+"""Command groups. Each module has `register(commands, common)`; add a module, then list it here."""
+
+from sy_cli.groups import backends, routes, run, trace
+
+GROUPS = (run, backends, routes, trace)
