@@ -31,7 +31,7 @@ async def csms() -> AsyncIterator[CsmsPeer]:
 @pytest.fixture(scope="session")
 async def routed(suite: RunningSuite, csms: CsmsPeer) -> RunningSuite:
     """The suite with backend 'legacy' (the CSMS peer) as every charger's default primary."""
-    async with httpx.AsyncClient(base_url=suite.api("routing")) as api:
+    async with httpx.AsyncClient(base_url=suite.api("routing"), headers=suite.admin_headers) as api:
         created = await api.post(
             "/backends",
             json={"name": "legacy", "url": csms.url, "ocpp_versions": ["ocpp1.6", "ocpp2.0.1"]},

@@ -99,7 +99,9 @@ async def test_edge_lists_connected_chargers(routed: RunningSuite, charger_id: s
     async with connect(routed.charger_url(charger_id), subprotocols=["ocpp2.0.1"]) as ws:  # type: ignore[list-item]
         await ws.send('[2,"hb-2","Heartbeat",{}]')
         await ws.recv()
-        async with httpx.AsyncClient(base_url=routed.api("edge")) as api:
+        async with httpx.AsyncClient(
+            base_url=routed.api("edge"), headers=routed.admin_headers
+        ) as api:
             listed = (await api.get("/chargers")).json()
     mine = [c for c in listed if c["charger_id"] == charger_id]
     assert len(mine) == 1

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ocpp.v16 import call as c16
 
+from sy_devkit.auth import TEST_ADMIN_TOKEN
 from sy_devkit.peers import CsmsPeer, connect_charger
 from sy_devkit.pytest_plugin import RunningSuite
 
@@ -22,6 +23,7 @@ def _cli(suite: RunningSuite, *args: str) -> subprocess.CompletedProcess[str]:
         "SY_ROUTING_URL": suite.api("routing"),
         "SY_JOURNAL_URL": suite.api("journal"),
         "SY_STATE_DIR": "/nonexistent",
+        "SY_API_TOKEN": TEST_ADMIN_TOKEN,
     }
     return subprocess.run(
         [SWITCHYARD, *args], env=env, capture_output=True, text=True, timeout=60, check=False

@@ -29,7 +29,7 @@ def _answers(frames: list[str]) -> list[str]:
 async def _journal(suite: RunningSuite, charger_id: str, expected: int) -> list[dict[str, Any]]:
     """The charger's frames once the journal holds at least `expected` of them."""
     deadline = time.monotonic() + 20
-    async with httpx.AsyncClient(base_url=suite.api("journal")) as api:
+    async with httpx.AsyncClient(base_url=suite.api("journal"), headers=suite.admin_headers) as api:
         while True:
             res = await api.get(f"/chargers/{charger_id}/frames", params={"limit": 1000})
             assert res.status_code == 200, res.text

@@ -68,6 +68,12 @@ def test_run_starts_everything_and_stops_on_ctrl_c() -> None:
         assert set(endpoints) == {"edge", "routing", "connectors", "journal", "migration"}
         for url in endpoints.values():
             assert httpx.get(url + "/readyz", timeout=5).status_code == 200
+        token = (state / "token").read_text().strip()
+        assert (state / "token").stat().st_mode & 0o077 == 0  # readable by its owner only
+        backends = endpoints["routing"] + "/backends"
+        assert httpx.get(backends, timeout=5).status_code == 401
+        authorized = httpx.get(backends, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        assert authorized.status_code == 200
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0

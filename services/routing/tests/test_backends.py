@@ -46,7 +46,7 @@ async def test_register_list_and_show(client: httpx.AsyncClient, unique: str) ->
     assert [b["name"] for b in (await client.get("/backends")).json()] == [name]
     version = (await client.get("/versions")).json()[0]
     assert version["reason"] == "first backend"
-    assert version["author"] == "api"
+    assert version["author"] == "bootstrap-admin"  # the caller, from its token
     assert version["change"]["op"] == "backend.added"
     assert version["change"]["backend"] == name
 

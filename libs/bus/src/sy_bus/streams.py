@@ -37,12 +37,16 @@ FRAMES = StreamSpec(
 EVENTS = StreamSpec(
     "SY_EVENTS", (subjects.EVENTS_ALL,), 30 * DAY_S, "Canonical, versioned domain events"
 )
-STREAMS = (FRAMES, EVENTS)
+AUDIT = StreamSpec(
+    "SY_AUDIT", (subjects.AUDIT_ALL,), 400 * DAY_S, "Who changed what, when and why, per service"
+)
+STREAMS = (FRAMES, EVENTS, AUDIT)
 
 ROUTES = BucketSpec("sy-routes", "Effective route per charger, plus 'default'")
 PRESENCE = BucketSpec("sy-presence", "Which edge replica holds which charger")
 STATE = BucketSpec("sy-state", "Last boot and connector statuses per charger, for cutover replay")
-BUCKETS = (ROUTES, PRESENCE, STATE)
+API_TOKENS = BucketSpec("sy-api-tokens", "Admin API tokens (hashes only), by token id")
+BUCKETS = (ROUTES, PRESENCE, STATE, API_TOKENS)
 
 DEFAULT_ROUTE_KEY = "default"
 

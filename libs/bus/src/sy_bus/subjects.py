@@ -72,6 +72,11 @@ def events(event_type: str, charger_id: str) -> str:
     return f"{PREFIX}.events.{event_type}.{charger_token(charger_id)}"
 
 
+def audit(service: str) -> str:
+    """Audit record of a mutating admin API call on `service`, stored in SY_AUDIT."""
+    return f"{PREFIX}.audit.{service}"
+
+
 def token_of(subject: str, position: int = 2) -> str:
     """The charger token at `position` of a subject such as sy.up.<token>."""
     return subject.split(".")[position]
@@ -81,3 +86,4 @@ UP_ALL = f"{PREFIX}.up.*"
 PRESENCE_ALL = f"{PREFIX}.presence.*"
 FRAMES_ALL = f"{PREFIX}.frames.>"
 EVENTS_ALL = f"{PREFIX}.events.>"
+AUDIT_ALL = f"{PREFIX}.audit.>"

@@ -27,3 +27,17 @@ def api_url(service: str) -> str:
         return str(written[service]).rstrip("/")
     except (OSError, ValueError, KeyError):
         return f"http://127.0.0.1:{DEFAULT_HTTP_PORTS[service]}"
+
+
+def token_file() -> Path:
+    return state_dir() / "token"
+
+
+def api_token() -> str | None:
+    """SY_API_TOKEN, else the token `switchyard run` wrote for this machine's local suite."""
+    if token := os.environ.get("SY_API_TOKEN"):
+        return token.strip()
+    try:
+        return token_file().read_text().strip() or None
+    except OSError:
+        return None

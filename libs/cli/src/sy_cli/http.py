@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from sy_cli.endpoints import ENV, api_url
+from sy_cli.endpoints import ENV, api_token, api_url, token_file
 
 
 class CliError(Exception):
@@ -15,13 +15,20 @@ class CliError(Exception):
 
 def request(service: str, method: str, path: str, **kwargs: Any) -> Any:
     base = api_url(service)
+    token = api_token()
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.request(method, base + path, timeout=15, **kwargs)
+        response = httpx.request(method, base + path, timeout=15, headers=headers, **kwargs)
     except httpx.HTTPError as exc:
         raise CliError(
             f"cannot reach the {service} API at {base} ({exc.__class__.__name__}); "
             f"is `make run` running? Set {ENV[service]} to point elsewhere."
         ) from None
+    if response.status_code == 401:
+        raise CliError(
+            f"{service} refused the API token ({_detail(response)}); set SY_API_TOKEN, or run "
+            f"`make run` here so the CLI finds its token in {token_file()}"
+        )
     if response.status_code >= 400:
         raise CliError(f"{service} refused {method} {path}: {_detail(response)}")
     if response.status_code == 204 or not response.content:

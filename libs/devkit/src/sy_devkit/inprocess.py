@@ -13,6 +13,8 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from sy_devkit.auth import TEST_ADMIN_TOKEN
+
 
 async def migrate(package: str, database_url: str) -> None:
     """Run a service's migrations (Alembic runs its own event loop, so in a thread)."""
@@ -22,8 +24,15 @@ async def migrate(package: str, database_url: str) -> None:
 
 
 @asynccontextmanager
-async def app_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def app_client(
+    app: FastAPI, token: str | None = TEST_ADMIN_TOKEN
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the running app, sending `token` (the test admin token unless told otherwise;
+    None sends no Authorization header)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://service", headers=headers
+        ) as client:
             yield client

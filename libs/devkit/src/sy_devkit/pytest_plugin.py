@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import tempfile
@@ -11,10 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from sy_devkit.auth import ADMIN_HEADERS, TEST_ADMIN_SHA256
 from sy_devkit.embedded_nats import EmbeddedNats
 from sy_devkit.embedded_postgres import EmbeddedPostgres
 from sy_devkit.net import free_port
 from sy_devkit.suite import SERVICES, ServiceProcess, Suite
+
+# Every service built or started by a test accepts the test admin token (as its bootstrap token).
+os.environ.setdefault("SY_BOOTSTRAP_TOKEN_SHA256", TEST_ADMIN_SHA256)
 
 
 def _workdir(name: str) -> Path:
@@ -62,6 +67,11 @@ class RunningSuite:
 
     def api(self, service: str) -> str:
         return self.services[service].api_url
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """Authorization for the test admin (the suite's bootstrap token)."""
+        return dict(ADMIN_HEADERS)
 
     def charger_url(self, charger_id: str, port: int | None = None) -> str:
         return f"ws://127.0.0.1:{port or self.ocpp_port}/ocpp/{charger_id}"

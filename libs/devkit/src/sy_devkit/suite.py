@@ -49,7 +49,6 @@ class Suite:
     database_url: str
     log_dir: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict)
-    echo: bool = False
     processes: list[ServiceProcess] = field(default_factory=list)
 
     def _env(self, extra: Mapping[str, str]) -> dict[str, str]:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
+from starlette.middleware.base import RequestResponseEndpoint
 
+from sy_bus import streams
+from sy_platform import audit, audit_api
+from sy_platform.auth import Authenticator, TokenDirectory, authorize
+from sy_platform.auth.oidc import OidcVerifier
+from sy_platform.deps import RuntimeDep as RuntimeDep
+from sy_platform.deps import get_runtime as get_runtime
 from sy_platform.runtime import Runtime, runtime
 from sy_platform.settings import ServiceSettings
 from sy_platform.telemetry import setup_tracing
@@ -26,12 +32,8 @@ class Health(BaseModel):
     checks: dict[str, str] = Field(default_factory=dict, description="Result of each check.")
 
 
-def get_runtime(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
-    return rt
-
-
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/redoc"})
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def _probes(app: FastAPI) -> APIRouter:
@@ -87,6 +89,7 @@ def service_app(
         async with AsyncExitStack() as stack:
             rt = await stack.enter_async_context(runtime(service, settings))
             app.state.runtime = rt
+            app.state.authenticator = await stack.enter_async_context(_authenticator(rt, settings))
             checks: dict[str, ReadinessCheck] = {
                 "nats": rt.check_nats,
                 "database": rt.check_database,
@@ -97,9 +100,53 @@ def service_app(
             yield
             app.state.checks = {}
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description + AUTH_NOTE,
+        version=version,
+        lifespan=lifespan,
+    )
     app.state.settings = settings
+    app.state.service = service
     app.include_router(_probes(app))
-    for router in routers:
-        app.include_router(router)
+    guarded = [Depends(authorize)]
+    for router in (*routers, audit_api.router):
+        app.include_router(router, dependencies=guarded)
+
+    @app.middleware("http")
+    async def audit_changes(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        if request.method in MUTATING and request.url.path not in OPEN_PATHS:
+            rt: Runtime | None = getattr(request.app.state, "runtime", None)
+            if rt is not None:
+                await audit.publish(rt.js, audit.record_for(service, request, response.status_code))
+        return response
+
     return app
+
+
+AUTH_NOTE = """
+
+Every endpoint except the probes needs `Authorization: Bearer <token>`: reading needs the
+`viewer` role, changing needs `operator`, and backends, credentials and tokens need `admin`.
+Every change is recorded in the audit trail (`GET /audit`)."""
+
+
+@asynccontextmanager
+async def _authenticator(rt: Runtime, settings: ServiceSettings) -> AsyncIterator[Authenticator]:
+    tokens = TokenDirectory(await rt.js.key_value(streams.API_TOKENS.name))
+    await tokens.start()
+    oidc = (
+        OidcVerifier(
+            settings.oidc_jwks_url,
+            settings.oidc_issuer,
+            settings.oidc_audience,
+            settings.oidc_roles_claim,
+        )
+        if settings.oidc_jwks_url
+        else None
+    )
+    try:
+        yield Authenticator(tokens, settings.bootstrap_token_sha256, oidc)
+    finally:
+        await tokens.stop()

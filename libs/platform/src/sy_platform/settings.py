@@ -32,6 +32,17 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field("INFO", description="Python log level.")
     log_format: str = Field("json", description="'json' for machines, 'text' for people.")
     instance_id: str = Field(default_factory=_default_instance, description="This replica's id.")
+    bootstrap_token_sha256: str | None = Field(
+        None,
+        description="SHA-256 (hex) of a bootstrap admin token, e.g. from a Kubernetes Secret; "
+        "use it to create named tokens, then rotate it away.",
+    )
+    oidc_jwks_url: str | None = Field(None, description="JWKS URL of your OIDC provider.")
+    oidc_issuer: str | None = Field(None, description="Expected 'iss' of OIDC tokens.")
+    oidc_audience: str | None = Field(None, description="Expected 'aud' of OIDC tokens.")
+    oidc_roles_claim: str = Field(
+        "roles", description="Claim holding the roles (viewer, operator, admin)."
+    )
     otlp_endpoint: str | None = Field(
         None, description="OTLP/HTTP endpoint for traces, e.g. http://otel-collector:4318."
     )

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sy_bus import streams
 from sy_platform import Runtime, service_app
 from sy_platform.app import ReadinessCheck
+from sy_platform.auth.admin import router as tokens_router
 from sy_routing.api import backends, charger_routes, routes, versions
 from sy_routing.changes import RoutingTable
 from sy_routing.lock import TableLock
@@ -41,6 +42,12 @@ def build_app(settings: RoutingSettings) -> FastAPI:
         settings=settings,
         title="Switchyard routing",
         description=DESCRIPTION,
-        routers=[backends.router, routes.router, charger_routes.router, versions.router],
+        routers=[
+            backends.router,
+            routes.router,
+            charger_routes.router,
+            versions.router,
+            tokens_router,
+        ],
         parts=publishing,
     )

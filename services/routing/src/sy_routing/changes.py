@@ -6,13 +6,16 @@ row or its KV publication, and every change is serialised by the table lock.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sy_platform.audit import note
 from sy_routing import table
 from sy_routing.lock import TableLock
 from sy_routing.models import RoutingVersion
@@ -50,6 +53,15 @@ class RoutingTable:
         self._lock = lock
         self._publisher = publisher
         self._author = author
+        self._request: Request | None = None
+
+    def bound(self, request: Request) -> RoutingTable:
+        """This table for one API call: changes carry its caller as author and are audited."""
+        principal = getattr(request.state, "principal", None)
+        table_for_call = copy.copy(self)
+        table_for_call._author = principal.name if principal else self._author
+        table_for_call._request = request
+        return table_for_call
 
     @asynccontextmanager
     async def change(self, reason: str) -> AsyncIterator[Change]:
@@ -71,3 +83,18 @@ class RoutingTable:
             )
             await session.commit()
             await self._publisher.publish(publication)
+            if self._request is not None:
+                _audit(self._request, change.detail, reason)
+
+
+def _audit(request: Request, detail: dict[str, Any], reason: str) -> None:
+    op = str(detail.get("op", "change"))
+    subject = detail.get("charger_id") or detail.get("backend") or op.split(".")[0]
+    note(
+        request,
+        f"{op.split('.')[0]}/{subject}",
+        action=op,
+        before=detail.get("before"),
+        after=detail.get("after", {k: v for k, v in detail.items() if k not in ("op", "before")}),
+        reason=reason,
+    )

@@ -1,5 +1,5 @@
 """Command groups. Each module has `register(commands, common)`; add a module, then list it here."""
 
-from sy_cli.groups import backends, routes, run, trace
+from sy_cli.groups import backends, routes, run, tokens, trace
 
-GROUPS = (run, backends, routes, trace)
+GROUPS = (run, backends, routes, trace, tokens)

@@ -6,8 +6,10 @@ real ones. Every service runs as its own process, exactly as in a container.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -15,7 +17,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 
-from sy_cli.endpoints import endpoints_file, state_dir
+from sy_cli.endpoints import endpoints_file, state_dir, token_file
 from sy_cli.http import CliError
 from sy_devkit import SERVICES, EmbeddedNats, EmbeddedPostgres, Suite
 from sy_devkit.net import free_port
@@ -67,8 +69,12 @@ def run_suite(port_base: int, ocpp_port: int) -> int:
             pg = EmbeddedPostgres(state / "postgres", port).start()
             stack.callback(pg.stop)
             database_url = pg.create_database("switchyard")
-        suite = Suite(nats_url=nats_url, database_url=database_url, echo=True)
-        suite.env = {"SY_LOG_FORMAT": os.environ.get("SY_LOG_FORMAT", "text")}
+        token_sha256 = _local_admin_token()
+        suite = Suite(nats_url=nats_url, database_url=database_url)
+        suite.env = {
+            "SY_LOG_FORMAT": os.environ.get("SY_LOG_FORMAT", "text"),
+            "SY_BOOTSTRAP_TOKEN_SHA256": token_sha256,
+        }
         _say("running database migrations for every service ...")
         suite.migrate()
         stack.callback(suite.stop)
@@ -78,6 +84,16 @@ def run_suite(port_base: int, ocpp_port: int) -> int:
         endpoints_file().write_text(json.dumps(endpoints, indent=2))
         _banner(endpoints, ocpp_port)
         return _wait(lambda: [s.name for s in services.values() if not s.alive()])
+
+
+def _local_admin_token() -> str:
+    """The local admin token: made on first start, kept in .sy/token (0600) for the CLI."""
+    path = token_file()
+    if not path.exists():
+        path.write_text("sy-local-admin-" + secrets.token_urlsafe(32) + "\n")
+        path.chmod(0o600)
+        _say(f"created a local admin token in {path} (the CLI reads it from there)")
+    return hashlib.sha256(path.read_text().strip().encode()).hexdigest()
 
 
 def _banner(endpoints: dict[str, str], ocpp_port: int) -> None:
@@ -90,7 +106,8 @@ def _banner(endpoints: dict[str, str], ocpp_port: int) -> None:
     for name, url in endpoints.items():
         lines.append(f"  {name + ' API':<21} {url}   (docs: {url}/docs)")
     lines += [
-        f"  the CLI finds these in {endpoints_file()}",
+        f"  the CLI finds these in {endpoints_file()}, and its admin token in {token_file()}",
+        f"  (other tools: export SY_API_TOKEN=$(cat {token_file()}))",
         "Next: switchyard backend add legacy --url ws://<your-csms>/ocpp --ocpp 1.6",
         "      switchyard route default legacy",
         "Press Ctrl-C to stop everything.",

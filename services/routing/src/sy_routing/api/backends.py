@@ -6,18 +6,21 @@ import logging
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sy_platform import RuntimeDep
+from sy_platform.auth import Role, require_role
 from sy_routing import table
 from sy_routing.api.deps import REASON_DESCRIPTION, RoutingTableDep
 from sy_routing.models import Backend
 from sy_routing.vocabulary import BackendName, BackendUrl, OcppVersions
 
 log = logging.getLogger(__name__)
+
+ADMIN_ONLY = [Depends(require_role(Role.ADMIN))]
 
 router = APIRouter(prefix="/backends", tags=["backends"])
 
@@ -68,6 +71,7 @@ def not_registered(name: str) -> HTTPException:
 
 @router.post(
     "",
+    dependencies=ADMIN_ONLY,
     status_code=201,
     response_model=BackendOut,
     summary="Register a backend",
@@ -111,6 +115,7 @@ async def get_backend(name: NamePath, rt: RuntimeDep) -> BackendOut:
 
 @router.put(
     "/{name}",
+    dependencies=ADMIN_ONLY,
     response_model=BackendOut,
     summary="Change a backend's URL or OCPP versions; every route using it is republished",
     responses={404: {"description": "no backend has this name"}},
@@ -146,6 +151,7 @@ async def update_backend(
 
 @router.delete(
     "/{name}",
+    dependencies=ADMIN_ONLY,
     status_code=204,
     response_class=Response,
     summary="Remove a backend no route uses",

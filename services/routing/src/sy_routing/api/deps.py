@@ -11,7 +11,7 @@ from sy_routing.changes import RoutingTable
 
 def get_routing_table(request: Request) -> RoutingTable:
     routing_table: RoutingTable = request.app.state.routing_table
-    return routing_table
+    return routing_table.bound(request)
 
 
 RoutingTableDep = Annotated[RoutingTable, Depends(get_routing_table)]
