@@ -2,12 +2,22 @@
 
 from sy_bus import streams, subjects
 from sy_bus.connection import connect
-from sy_bus.envelopes import BackendRef, EffectiveRoute, FrameRecord, Header, Presence
+from sy_bus.envelopes import (
+    BackendAuth,
+    BackendRef,
+    ChargerState,
+    EffectiveRoute,
+    FrameRecord,
+    Header,
+    Presence,
+)
 from sy_bus.publisher import FramePublisher
 from sy_bus.subjects import FrameDirection
 
 __all__ = [
+    "BackendAuth",
     "BackendRef",
+    "ChargerState",
     "EffectiveRoute",
     "FrameDirection",
     "FramePublisher",

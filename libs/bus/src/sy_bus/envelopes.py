@@ -86,12 +86,45 @@ class Presence:
 
 
 @dataclass(frozen=True, slots=True)
+class BackendAuth:
+    """How the gateway authenticates toward a backend. Secrets travel by reference only:
+    `env:NAME` (an environment variable of the connectors) or `file:/path` (a mounted Secret)."""
+
+    kind: str = "none"  # none | basic | mtls
+    username: str | None = None
+    password_ref: str | None = None
+    cert_ref: str | None = None  # client certificate (PEM) for mtls
+    key_ref: str | None = None  # its private key (PEM)
+    ca_ref: str | None = None  # CA bundle to verify the backend (wss), default: system CAs
+
+
+@dataclass(frozen=True, slots=True)
 class BackendRef:
-    """What the data plane needs to reach a backend."""
+    """What the data plane needs to reach a backend, as one route uses it."""
 
     name: str
     url: str
     ocpp_versions: list[str] = field(default_factory=list)
+    # A different URL for some OCPP versions, e.g. {"ocpp2.0.1": "wss://new/ocpp201"}.
+    url_by_version: dict[str, str] = field(default_factory=dict)
+    auth: BackendAuth = field(default_factory=BackendAuth)
+    # ACL: backend-initiated actions this backend may send to the charger on this route.
+    # None = every action (a primary's default); [] = none (a shadow's default).
+    commands: list[str] | None = None
+    connect_rate_per_s: float | None = None  # new upstream connections per second, all chargers
+    call_timeout_s: float | None = None  # overrides the connectors' default for this backend
+
+    def url_for(self, ocpp: str) -> str:
+        return self.url_by_version.get(ocpp, self.url)
+
+    def may_send(self, action: str) -> bool:
+        return self.commands is None or action in self.commands
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> BackendRef:
+        doc = dict(doc)
+        doc["auth"] = BackendAuth(**(doc.get("auth") or {}))
+        return cls(**doc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +143,29 @@ class EffectiveRoute:
     def from_bytes(cls, data: bytes) -> EffectiveRoute:
         doc = orjson.loads(data)
         return cls(
-            primary=BackendRef(**doc["primary"]),
-            shadows=[BackendRef(**s) for s in doc.get("shadows", [])],
+            primary=BackendRef.from_doc(doc["primary"]),
+            shadows=[BackendRef.from_doc(s) for s in doc.get("shadows", [])],
             version=doc.get("version", 0),
             v=doc.get("v", 1),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerState:
+    """What a new primary needs to see a charger online with the right state (cutover replay):
+    the charger's last BootNotification and its latest StatusNotification per connector, as the
+    exact CALL frames the charger sent. Kept in the `sy-state` KV bucket by the connectors."""
+
+    charger_id: str
+    ocpp: str
+    boot: str | None = None
+    statuses: dict[str, str] = field(default_factory=dict)  # "<evse>/<connector>" -> frame
+    updated_ns: int = 0
+    v: int = 1
+
+    def to_bytes(self) -> bytes:
+        return _dumps(asdict(self))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ChargerState:
+        return cls(**orjson.loads(data))
