@@ -150,7 +150,7 @@ class EffectiveRoute:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChargerState:
     """What a new primary needs to see a charger online with the right state (cutover replay):
     the charger's last BootNotification and its latest StatusNotification per connector, as the

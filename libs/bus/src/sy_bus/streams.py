@@ -46,7 +46,10 @@ ROUTES = BucketSpec("sy-routes", "Effective route per charger, plus 'default'")
 PRESENCE = BucketSpec("sy-presence", "Which edge replica holds which charger")
 STATE = BucketSpec("sy-state", "Last boot and connector statuses per charger, for cutover replay")
 API_TOKENS = BucketSpec("sy-api-tokens", "Admin API tokens (hashes only), by token id")
-BUCKETS = (ROUTES, PRESENCE, STATE, API_TOKENS)
+TRANSACTIONS = BucketSpec(
+    "sy-transactions", "Open transactions per charger: owning backend and each backend's ids"
+)
+BUCKETS = (ROUTES, PRESENCE, STATE, API_TOKENS, TRANSACTIONS)
 
 DEFAULT_ROUTE_KEY = "default"
 

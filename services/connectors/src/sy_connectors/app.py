@@ -28,8 +28,12 @@ def build_app(settings: ConnectorSettings) -> FastAPI:
         frames.start()
         sessions = SessionLog(rt.engine, settings.instance_id)
         sessions.start()
+        memory_kv = (
+            await rt.js.key_value(streams.STATE.name),
+            await rt.js.key_value(streams.TRANSACTIONS.name),
+        )
         relay = Relay(
-            LinkContext(settings, rt.nc, frames, sessions),
+            LinkContext(settings, rt.nc, rt.js, frames, sessions, memory_kv),
             await rt.js.key_value(streams.ROUTES.name),
             await rt.js.key_value(streams.PRESENCE.name),
         )

@@ -1,5 +1,6 @@
-"""Everything the connectors hold for one charger: its upstream to the primary backend and the
-two serial lanes (charger CALLs up, backend CALLs down), one outstanding CALL each (invariant 2).
+"""Everything the connectors hold for one charger: an upstream to its primary, one per shadow,
+and old primaries kept only for the transactions they started; the serial lanes (charger CALLs
+up, backend CALLs down, one per shadow), one outstanding CALL each (invariant 2).
 """
 
 from __future__ import annotations
@@ -7,21 +8,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
 from opentelemetry import trace
 
-from sy_bus import BackendRef, FramePublisher, Header, subjects
+from sy_bus import BackendRef, EffectiveRoute, FramePublisher, Header
 from sy_calls import Lane, LaneClosed
-from sy_codec import Call, CallError, ErrorKind, OcppVersion, decode, encode, error_code
+from sy_codec import Call, CallError, CallResult, ErrorKind, OcppVersion, decode, encode, error_code
 from sy_connectors import metrics
+from sy_connectors.access import DialGate
+from sy_connectors.commands import BackendCommands
+from sy_connectors.memory import ChargerMemory
 from sy_connectors.sessions import SessionLog
 from sy_connectors.settings import ConnectorSettings
+from sy_connectors.shadow import ShadowCopy, ShadowRunner
+from sy_connectors.transactions import TransactionBook, is_end, is_start
 from sy_connectors.upstream import BackendUnavailable, Upstream
 from sy_platform.telemetry import extract_context
 
@@ -33,8 +38,26 @@ tracer = trace.get_tracer("sy_connectors")
 class LinkContext:
     settings: ConnectorSettings
     nc: Client
+    js: JetStreamContext
     frames: FramePublisher
     sessions: SessionLog
+    memory_kv: tuple[Any, Any]  # (sy-state, sy-transactions) KV buckets
+    gates: dict[str, DialGate] = field(default_factory=dict)
+
+    def gate(self, backend: BackendRef) -> DialGate | None:
+        if not backend.connect_rate_per_s:
+            return None
+        gate = self.gates.get(backend.name)
+        if gate is None or gate.rate != backend.connect_rate_per_s:
+            gate = self.gates[backend.name] = DialGate(backend.connect_rate_per_s)
+        return gate
+
+
+@dataclass(frozen=True)
+class Replay:
+    """Replay the charger's boot and statuses to a new primary before its next CALL."""
+
+    upstream: Upstream
 
 
 class ChargerLink:
@@ -42,7 +65,7 @@ class ChargerLink:
         self,
         charger_id: str,
         version: OcppVersion,
-        primary: BackendRef,
+        route: EffectiveRoute,
         ctx: LinkContext,
         connection_id: str = "",
         presence_ts: int = 0,
@@ -53,119 +76,214 @@ class ChargerLink:
         self.presence_ts = presence_ts
         self._ctx = ctx
         self._log = {"charger_id": charger_id}
-        self._down_subject = subjects.down(charger_id)
-        self._background: set[asyncio.Task[None]] = set()
-        self._up: Lane[Msg] = Lane(f"up:{charger_id}", self._relay_up, on_drop=self._refuse_up)
-        self._down: Lane[tuple[Call, str]] = Lane(f"down:{charger_id}", self._relay_down)
-        self.upstream = self._open(primary)
+        self._background: set[asyncio.Future[None]] = set()
+        self.memory = ChargerMemory(charger_id, version, *ctx.memory_kv)
+        self.book = TransactionBook(version)
+        self._loaded = asyncio.Event()
+        self._up: Lane[Msg | Replay] = Lane(
+            f"up:{charger_id}", self._relay_up, on_drop=self._refuse_up
+        )
+        self.commands = BackendCommands(self, ctx.nc, ctx.settings)
+        self.primary = self._open(route.primary, "primary")
+        self.shadows: dict[str, Upstream] = {}
+        self.retired: dict[str, Upstream] = {}
+        self.shadow_runner = ShadowRunner(self, ctx.js)
+        for backend in route.shadows:
+            self._add_shadow(backend)
+        self._spawn(self._load())
 
-    @property
-    def primary(self) -> BackendRef:
-        return self.upstream.backend
+    # -- upstreams ------------------------------------------------------------------------------
 
-    def _open(self, backend: BackendRef) -> Upstream:
+    def _open(self, backend: BackendRef, role: str) -> Upstream:
         upstream = Upstream(
             self.charger_id,
             self.version,
             backend,
             self._ctx.settings,
             self._ctx.frames,
-            on_call=self._on_backend_call,
+            on_call=self.commands.from_backend,
+            gate=self._ctx.gate(backend),
         )
+        upstream.role = role
         upstream.start()
         upstream.session_id = self._ctx.sessions.started(
             self.charger_id, backend.name, upstream.url, self.version.value
         )
         return upstream
 
-    async def switch(self, primary: BackendRef) -> None:
-        """Point the charger at another primary backend (the charger's socket is untouched)."""
-        if primary == self.upstream.backend:
-            return
-        log.info(
-            "primary backend %s -> %s", self.upstream.backend.name, primary.name, extra=self._log
-        )
-        old, self.upstream = self.upstream, self._open(primary)
-        await self._close_upstream(old)
+    def _add_shadow(self, backend: BackendRef) -> None:
+        self.shadows[backend.name] = self._open(backend, "shadow")
+        self.shadow_runner.add(backend.name)
 
-    async def _close_upstream(self, upstream: Upstream) -> None:
+    async def _close(self, upstream: Upstream) -> None:
         await upstream.close()
         self._ctx.sessions.ended(upstream.session_id)
 
+    def upstream_named(self, name: str) -> Upstream | None:
+        if self.primary.backend.name == name:
+            return self.primary
+        return self.shadows.get(name) or self.retired.get(name)
+
+    def upstreams(self) -> list[Upstream]:
+        return [self.primary, *self.shadows.values(), *self.retired.values()]
+
+    async def apply(self, route: EffectiveRoute) -> None:
+        """Hot cutover to a new route; the charger's socket to the edge is untouched."""
+        old = self.primary
+        wanted_shadows = {b.name: b for b in route.shadows}
+        if route.primary.name != old.backend.name:
+            promoted = self.shadows.pop(route.primary.name, None) or self.retired.pop(
+                route.primary.name, None
+            )
+            if promoted is not None and promoted.backend != route.primary:
+                await self._close(promoted)
+                promoted = None
+            if promoted is not None:
+                self.shadow_runner.remove(route.primary.name)
+            self.primary = promoted or self._open(route.primary, "primary")
+            self.primary.role = "primary"
+            self.primary.backend = route.primary
+            log.info("cutover %s -> %s", old.backend.name, route.primary.name, extra=self._log)
+            self._submit_up(Replay(self.primary))
+            await self._retire_or_close(old, wanted_shadows)
+        elif route.primary != old.backend:
+            old.backend = route.primary  # same backend, new ACL or timeout: keep the socket
+        for name in list(self.shadows):
+            if name not in wanted_shadows or self.shadows[name].backend != wanted_shadows[name]:
+                gone = self.shadows.pop(name)
+                self.shadow_runner.remove(name)
+                await self._retire_or_close(gone, {})
+        for name, backend in wanted_shadows.items():
+            if name not in self.shadows and name != self.primary.backend.name:
+                revived = self.retired.pop(name, None)
+                if revived is not None:
+                    revived.role, revived.backend = "shadow", backend
+                    self.shadows[name] = revived
+                    self.shadow_runner.add(name)
+                else:
+                    self._add_shadow(backend)
+
+    async def _retire_or_close(self, upstream: Upstream, shadows: dict[str, BackendRef]) -> None:
+        name = upstream.backend.name
+        if name in shadows and name not in self.shadows:
+            upstream.role, upstream.backend = "shadow", shadows[name]
+            self.shadows[name] = upstream
+            self.shadow_runner.add(name)
+        elif self.book.owned_by(name):
+            upstream.role = "retired"  # invariant 6: its transactions finish there
+            self.retired[name] = upstream
+            log.info(
+                "keeping %s for %d open transaction(s)",
+                name,
+                len(self.book.owned_by(name)),
+                extra=self._log,
+            )
+        else:
+            await self._close(upstream)
+
     async def close(self) -> None:
         await self._up.close()
-        await self._down.close()
-        await self._close_upstream(self.upstream)
+        await self.commands.close()
+        await self.shadow_runner.close()
+        for upstream in self.upstreams():
+            await self._close(upstream)
+        await self.memory.flush()
 
-    # -- charger CALL (from the edge) -> primary backend ------------------------------------------
+    async def _load(self) -> None:
+        try:
+            self.book = TransactionBook(self.version, await self.memory.load())
+        except Exception as exc:  # the link works without memory; it just cannot pin history
+            log.warning("charger memory not loaded: %r", exc, extra=self._log)
+        self._loaded.set()
+
+    # -- charger CALL (from the edge) -> owner or primary -----------------------------------------
 
     def submit_up(self, msg: Msg) -> None:
-        try:
-            self._up.submit(msg)
-        except (asyncio.QueueFull, LaneClosed):
-            self._refuse_up(msg)
+        self._submit_up(msg)
 
-    async def _relay_up(self, msg: Msg) -> None:
+    def _submit_up(self, item: Msg | Replay) -> None:
+        try:
+            self._up.submit(item)
+        except (asyncio.QueueFull, LaneClosed):
+            if isinstance(item, Msg):
+                self._refuse_up(item)
+
+    async def _relay_up(self, item: Msg | Replay) -> None:
+        await self._loaded.wait()
+        if isinstance(item, Replay):
+            await self._replay(item.upstream)
+            return
+        msg = item
         headers = msg.headers or {}
         text = msg.data.decode()
-        message_id = headers.get(Header.MESSAGE_ID) or _message_id_of(text, self.version)
-        backend = self.upstream.backend.name
-        span_name = f"backend {headers.get(Header.ACTION, 'CALL')}"
-        try:
-            with tracer.start_as_current_span(span_name, context=extract_context(headers)) as span:
-                span.set_attribute("ocpp.charger_id", self.charger_id)
-                span.set_attribute("ocpp.backend", backend)
-                answer = await self.upstream.call(message_id, text)
-        except BackendUnavailable:
-            answer = self._error(
-                message_id, "backend_unreachable", f"backend {backend} unreachable"
-            )
-        except TimeoutError:
-            timeout = self._ctx.settings.call_timeout_s
-            answer = self._error(
-                message_id, "backend_timeout", f"backend {backend} did not answer in {timeout:g}s"
-            )
-        except ConnectionError:
-            answer = self._error(message_id, "backend_lost", f"connection to {backend} lost")
+        decoded = decode(text, self.version)
+        if not isinstance(decoded, Call):
+            await msg.respond(self._error("-1", "not_a_call", "only CALLs go upstream").encode())
+            return
+        call = decoded
+        tx = self.book.owner_of(call)
+        target = (self.upstream_named(tx.owner) if tx else None) or self.primary
+        payload = self.book.payload_for(call, tx, target.backend.name) if tx else call.payload
+        if payload is not call.payload and payload is not None:
+            text = encode(Call(call.message_id, call.action, payload))
+        span_name = f"backend {call.action}"
+        with tracer.start_as_current_span(span_name, context=extract_context(headers)) as span:
+            span.set_attribute("ocpp.charger_id", self.charger_id)
+            span.set_attribute("ocpp.backend", target.backend.name)
+            answer = await self._call(target, call.message_id, text)
         await msg.respond(answer.encode())
+        result = _result_payload(answer, self.version)
+        self._learn(call, target, result)
+        self.memory.observe(call, text)
+        self.shadow_runner.copy(ShadowCopy(call, result, tx))
 
-    def _refuse_up(self, msg: Msg) -> None:
-        headers = msg.headers or {}
-        answer = self._error(headers.get(Header.MESSAGE_ID, "-1"), "busy", "gateway busy")
-        self._spawn(msg.respond(answer.encode()))
-
-    # -- backend CALL -> the edge holding the charger -------------------------------------------
-
-    def _on_backend_call(self, call: Call, text: str) -> None:
+    async def _call(self, target: Upstream, message_id: str, text: str) -> str:
+        backend = target.backend.name
         try:
-            self._down.submit((call, text))
-        except (asyncio.QueueFull, LaneClosed):
-            answer = self._error(call.message_id, "busy", "charger busy")
-            self._spawn(self.upstream.answer(answer, call.message_id))
+            return await target.call(message_id, text)
+        except BackendUnavailable:
+            return self._error(message_id, "backend_unreachable", f"backend {backend} unreachable")
+        except TimeoutError:
+            return self._error(message_id, "backend_timeout", f"backend {backend} did not answer")
+        except ConnectionError:
+            return self._error(message_id, "backend_lost", f"connection to {backend} lost")
 
-    async def _relay_down(self, item: tuple[Call, str]) -> None:
-        call, text = item
-        upstream = self.upstream
-        headers = {
-            Header.CHARGER: self.charger_id,
-            Header.OCPP: self.version.value,
-            Header.MESSAGE_ID: call.message_id,
-            Header.ACTION: call.action,
-            Header.BACKEND: upstream.backend.name,
-        }
-        try:
-            reply = await self._ctx.nc.request(
-                self._down_subject,
-                text.encode(),
-                timeout=self._ctx.settings.charger_call_timeout_s,
-                headers=headers,
-            )
-            answer = reply.data.decode()
-        except NoRespondersError:
-            answer = self._error(call.message_id, "charger_offline", "charger not connected")
-        except NatsTimeout:
-            answer = self._error(call.message_id, "charger_timeout", "charger did not answer")
-        await upstream.answer(answer, call.message_id)
+    def _learn(self, call: Call, target: Upstream, result: dict[str, Any] | None) -> None:
+        if result is None:
+            return
+        changed = False
+        if is_start(call, self.version) and target is self.primary:
+            changed = self.book.started(call, target.backend.name, result, []) is not None
+        elif is_end(call, self.version):
+            ended = self.book.ended(call)
+            changed = ended is not None
+            if ended is not None:
+                self._spawn(self._release(ended.owner))
+        if changed:
+            self.memory.save_transactions(self.book.open)
+
+    async def _release(self, backend: str) -> None:
+        """An old primary whose last pinned transaction ended is closed."""
+        upstream = self.retired.get(backend)
+        if upstream is not None and not self.book.owned_by(backend):
+            del self.retired[backend]
+            log.info("last transaction on %s ended; closing it", backend, extra=self._log)
+            await self._close(upstream)
+
+    async def _replay(self, upstream: Upstream) -> None:
+        for message_id, frame in self.memory.replay():
+            try:
+                await upstream.call(message_id, frame)
+            except (BackendUnavailable, TimeoutError, ConnectionError) as exc:
+                log.warning("replay to %s stopped: %r", upstream.backend.name, exc, extra=self._log)
+                return
+        log.info("replayed boot and statuses to %s", upstream.backend.name, extra=self._log)
+
+    def _refuse_up(self, item: Msg | Replay) -> None:
+        if isinstance(item, Msg):
+            headers = item.headers or {}
+            answer = self._error(headers.get(Header.MESSAGE_ID, "-1"), "busy", "gateway busy")
+            self._spawn(item.respond(answer.encode()))
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -181,8 +299,10 @@ class ChargerLink:
         task.add_done_callback(self._background.discard)
 
 
-def _message_id_of(text: str, version: OcppVersion) -> str:
+def _result_payload(answer: str, version: OcppVersion) -> dict[str, Any] | None:
+    """The CALLRESULT payload of an answer, or None for a CALLERROR / unreadable answer."""
     try:
-        return decode(text, version).message_id
+        decoded = decode(answer, version)
     except Exception:
-        return "-1"
+        return None
+    return decoded.payload if isinstance(decoded, CallResult) else None

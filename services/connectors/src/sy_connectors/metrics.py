@@ -16,3 +16,16 @@ GATEWAY_ERRORS = Counter(
     "sy_connectors_gateway_errors_total", "CALLERRORs the gateway answered itself", ["reason"]
 )
 DROPPED = Counter("sy_connectors_frames_dropped_total", "Backend frames dropped", ["reason"])
+SHADOW_DIVERGENCES = Counter(
+    "sy_connectors_shadow_divergences_total",
+    "Shadow answers that differ from the primary's",
+    ["backend", "action"],
+)
+SHADOW_SKIPPED = Counter(
+    "sy_connectors_shadow_copies_skipped_total", "Copies a shadow did not get", ["reason"]
+)
+COMMANDS = Counter(
+    "sy_connectors_backend_commands_total",
+    "Backend-initiated CALLs, by backend role and outcome",
+    ["role", "outcome"],
+)

@@ -113,7 +113,7 @@ class Relay:
         route = self.routes.resolve(charger_id)
         if route is None:
             return None
-        link = ChargerLink(charger_id, version, route.primary, self._ctx, connection_id, ts)
+        link = ChargerLink(charger_id, version, route, self._ctx, connection_id, ts)
         self.links[charger_id] = link
         metrics.LINKS.set(len(self.links))
         return link
@@ -134,6 +134,6 @@ class Relay:
             if route is None:
                 log.warning("route removed; keeping the current backend", extra={"charger_id": cid})
                 continue
-            task = asyncio.ensure_future(link.switch(route.primary))
+            task = asyncio.ensure_future(link.apply(route))
             self._background.add(task)
             task.add_done_callback(self._background.discard)

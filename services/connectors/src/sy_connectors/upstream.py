@@ -30,6 +30,7 @@ from sy_codec import (
     encode,
 )
 from sy_connectors import metrics
+from sy_connectors.access import DialGate, SecretUnavailable, headers_for, ssl_for
 from sy_connectors.settings import ConnectorSettings
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,8 @@ class BackendUnavailable(Exception):
     """The backend connection is not open and did not open in time."""
 
 
-# Called for each CALL the backend sends (the frame parsed, and its exact text).
-BackendCall = Callable[[Call, str], None]
+# Called for each CALL the backend sends: (this upstream, the frame parsed, its exact text).
+BackendCall = Callable[["Upstream", Call, str], None]
 
 
 class Upstream:
@@ -52,6 +53,7 @@ class Upstream:
         settings: ConnectorSettings,
         frames: FramePublisher,
         on_call: BackendCall,
+        gate: DialGate | None = None,
     ) -> None:
         self.charger_id = charger_id
         self.version = version
@@ -59,13 +61,16 @@ class Upstream:
         self._settings = settings
         self._frames = frames
         self._on_call = on_call
+        self._gate = gate
+        self.role = "primary"  # primary | shadow | retired (kept for its open transactions)
         self._pending = PendingCalls()
         self._ws: ClientConnection | None = None
         self._open = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._log = {"charger_id": charger_id, "backend": backend.name}
-        self.url = f"{backend.url.rstrip('/')}/{quote(charger_id, safe='')}"
+        base = backend.url_for(version.value).rstrip("/")
+        self.url = f"{base}/{quote(charger_id, safe='')}"
         self.connected_since: float | None = None
         self.dials = 0
         self.session_id = ""
@@ -100,7 +105,8 @@ class Upstream:
         except ConnectionClosed:
             self._pending.resolve(message_id, "")
             raise ConnectionError("backend connection lost") from None
-        answer = await self._pending.wait(message_id, waiting, self._settings.call_timeout_s)
+        timeout = self.backend.call_timeout_s or self._settings.call_timeout_s
+        answer = await self._pending.wait(message_id, waiting, timeout)
         metrics.BACKEND_SECONDS.labels(self.backend.name).observe(time.perf_counter() - started)
         return answer
 
@@ -126,8 +132,12 @@ class Upstream:
         while not self._closing:
             self.dials += 1
             try:
+                if self._gate is not None:
+                    await self._gate.wait()
                 async with connect(
                     self.url,
+                    additional_headers=headers_for(self.backend.auth),
+                    ssl=ssl_for(self.url, self.backend.auth),
                     subprotocols=[self.version.value],  # type: ignore[list-item]
                     open_timeout=self._settings.connect_timeout_s,
                     ping_interval=self._settings.ping_interval_s,
@@ -149,6 +159,9 @@ class Upstream:
                         metrics.DIALS.labels(self.backend.name, "open").inc()
                         delay = self._settings.reconnect_initial_s
                         await self._serve(ws)
+            except SecretUnavailable as exc:
+                metrics.DIALS.labels(self.backend.name, "no_credentials").inc()
+                log.error("cannot dial %s: %s", self.url, exc, extra=self._log)
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed) as exc:
                 metrics.DIALS.labels(self.backend.name, "failed").inc()
                 log.warning("backend %s unreachable: %s", self.url, exc, extra=self._log)
@@ -195,7 +208,7 @@ class Upstream:
         action = msg.action if isinstance(msg, Call) else None
         self._capture(FrameDirection.FROM_BACKEND, text, ts, msg.message_id, action)
         if isinstance(msg, Call):
-            self._on_call(msg, text)
+            self._on_call(self, msg, text)
         elif isinstance(
             msg, CallResult | CallError | CallResultError
         ) and not self._pending.resolve(msg.message_id, text):

@@ -18,14 +18,13 @@ from ocpp.v16.enums import AuthorizationStatus, RegistrationStatus
 from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call_result as r201
 from ocpp.v201.enums import Action as A201
-from ocpp.v201.enums import AuthorizationStatusEnumType, RegistrationStatusEnumType
+from ocpp.v201.enums import RegistrationStatusEnumType
 from websockets.asyncio.server import Server, ServerConnection, serve
 
 from sy_devkit.peers.recording import RecordingConnection
 
 quiet = logging.getLogger("sy_devkit.peers.csms")
 quiet.setLevel(logging.WARNING)
-_transaction_ids = itertools.count(1001)
 
 
 def _now() -> str:
@@ -33,10 +32,14 @@ def _now() -> str:
 
 
 class _Recorder:
+    """What every CSMS session shares: what it received, and how this CSMS answers."""
+
     received: list[tuple[str, dict[str, Any]]]
+    peer: CsmsPeer
 
     def record(self, action: str, payload: dict[str, Any]) -> None:
         self.received.append((action, payload))
+        self.peer.history.setdefault(self.id, []).append((action, payload))
 
 
 class Csms16(ChargePoint16, _Recorder):  # type: ignore[misc]
@@ -55,7 +58,7 @@ class Csms16(ChargePoint16, _Recorder):  # type: ignore[misc]
     @on(A16.authorize)
     def authorize(self, **kw: Any) -> r16.Authorize:
         self.record("Authorize", kw)
-        return r16.Authorize(id_tag_info={"status": AuthorizationStatus.accepted})
+        return r16.Authorize(id_tag_info={"status": self.peer.authorization})
 
     @on(A16.status_notification)
     def status(self, **kw: Any) -> r16.StatusNotification:
@@ -66,8 +69,8 @@ class Csms16(ChargePoint16, _Recorder):  # type: ignore[misc]
     def start_tx(self, **kw: Any) -> r16.StartTransaction:
         self.record("StartTransaction", kw)
         return r16.StartTransaction(
-            transaction_id=next(_transaction_ids),
-            id_tag_info={"status": AuthorizationStatus.accepted},
+            transaction_id=next(self.peer.transaction_ids),
+            id_tag_info={"status": self.peer.authorization},
         )
 
     @on(A16.meter_values)
@@ -97,7 +100,7 @@ class Csms201(ChargePoint201, _Recorder):  # type: ignore[misc]
     @on(A201.authorize)
     def authorize(self, **kw: Any) -> r201.Authorize:
         self.record("Authorize", kw)
-        return r201.Authorize(id_token_info={"status": AuthorizationStatusEnumType.accepted})
+        return r201.Authorize(id_token_info={"status": self.peer.authorization})
 
     @on(A201.status_notification)
     def status(self, **kw: Any) -> r201.StatusNotification:
@@ -108,9 +111,7 @@ class Csms201(ChargePoint201, _Recorder):  # type: ignore[misc]
     def transaction_event(self, **kw: Any) -> r201.TransactionEvent:
         self.record("TransactionEvent", kw)
         if "id_token" in kw:
-            return r201.TransactionEvent(
-                id_token_info={"status": AuthorizationStatusEnumType.accepted}
-            )
+            return r201.TransactionEvent(id_token_info={"status": self.peer.authorization})
         return r201.TransactionEvent()
 
     @on(A201.meter_values)
@@ -125,9 +126,21 @@ Session = Csms16 | Csms201
 class CsmsPeer:
     """A real CSMS on a local port. `url` is what to register as the backend URL."""
 
-    def __init__(self, name: str = "csms") -> None:
+    def __init__(
+        self,
+        name: str = "csms",
+        *,
+        first_transaction_id: int = 1001,
+        authorization: str = "Accepted",
+    ) -> None:
+        """`authorization` is what this CSMS answers to every id tag (e.g. "Blocked" to make a
+        shadow disagree); its 1.6 transaction ids count up from `first_transaction_id`."""
         self.name = name
+        self.authorization = authorization
+        self.transaction_ids = itertools.count(first_transaction_id)
         self.sessions: dict[str, Session] = {}
+        # Everything each charger sent, across all its sessions (a session is one connection).
+        self.history: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         self.connections: dict[str, RecordingConnection] = {}
         self.connects: dict[str, int] = {}
         self._changed = asyncio.Condition()
@@ -172,6 +185,7 @@ class CsmsPeer:
         cls = Csms16 if ws.subprotocol == "ocpp1.6" else Csms201
         session = cls(charger_id, conn, response_timeout=30, logger=quiet)
         session.received = []
+        session.peer = self
         async with self._changed:
             self.sessions[charger_id] = session
             self.connections[charger_id] = conn
