@@ -273,3 +273,68 @@ async def test_shadow_commands_are_refused_by_its_acl(backends: Backends, charge
         accepted = await primary.call(c16.RemoteStartTransaction(id_tag="Y"))
         assert accepted.status == "Accepted"
         assert charger.commands == [("RemoteStartTransaction", {"id_tag": "Y"})]
+
+
+async def test_primary_down_while_charging_stores_and_forwards_in_order(
+    backends: Backends, charger_id: str
+) -> None:
+    legacy, _, _ = _names(backends)
+    peer = backends.peers[legacy]
+    await backends.route(charger_id, legacy)
+    url = backends.suite.charger_url(charger_id)
+    meter = [{"timestamp": _now(), "sampledValue": [{"value": "7"}]}]
+    async with connect_charger(url, charger_id, "ocpp1.6") as (charger, conn):
+        await charger.call(c16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+        await charger.call(c16.Authorize(id_tag="KNOWN"))
+        running = await charger.call(
+            c16.StartTransaction(connector_id=1, id_tag="KNOWN", meter_start=0, timestamp=_now())
+        )
+        port = peer.port
+        await peer.stop()  # the primary goes down mid-transaction
+        tx = running.transaction_id
+        for _ in range(2):
+            await charger.call(
+                c16.MeterValues(connector_id=1, transaction_id=tx, meter_value=meter)
+            )
+        await charger.call(c16.StopTransaction(meter_stop=7, timestamp=_now(), transaction_id=tx))
+        beat = await charger.call(c16.Heartbeat())  # answered by the gateway
+        cached = await charger.call(c16.Authorize(id_tag="KNOWN"))
+        unknown = await charger.call(c16.Authorize(id_tag="NEVER-SEEN"))
+        offline = await charger.call(
+            c16.StartTransaction(connector_id=1, id_tag="KNOWN", meter_start=7, timestamp=_now())
+        )
+        local_tx = offline.transaction_id
+        await charger.call(
+            c16.MeterValues(connector_id=1, transaction_id=local_tx, meter_value=meter)
+        )
+        await peer.start(port)  # back
+        # The five stored CALLs arrive once the backend is back.
+        await _eventually(lambda: len(_actions(peer, charger_id)) >= 3 + 5, timeout_s=20)
+        # Live again: the charger still uses the local id; the backend sees its own.
+        await charger.call(
+            c16.StopTransaction(meter_stop=9, timestamp=_now(), transaction_id=local_tx)
+        )
+        assert conn.ws.close_code is None
+    assert beat.current_time
+    assert cached.id_tag_info["status"] == "Accepted"  # the backend's earlier decision
+    assert unknown.id_tag_info["status"] == "Invalid"
+    history = peer.history[charger_id]
+    actions = [a for a, _ in history]
+    assert actions[:3] == ["BootNotification", "Authorize", "StartTransaction"]
+    delivered = [a for a in actions[3:] if a != "StatusNotification"]
+    assert delivered == [
+        "MeterValues",
+        "MeterValues",
+        "StopTransaction",
+        "StartTransaction",
+        "MeterValues",
+        "StopTransaction",
+    ]  # fmt: skip  -- in order, none twice
+    answers = [f for f in peer.connections[charger_id].sent if '"transactionId"' in f]
+    assert len(answers) == 1  # one StartTransaction answered on the new connection: the stored one
+    after = [
+        p.get("transaction_id") for a, p in history[3:] if a in ("MeterValues", "StopTransaction")
+    ]
+    assert after[:3] == [tx, tx, tx]
+    assert local_tx not in after  # the local id never reached the backend
+    assert after[3] == after[4] and after[3] > tx  # the backend's own id for the offline start

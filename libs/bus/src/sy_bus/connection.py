@@ -75,5 +75,5 @@ async def connect(
         reconnected_cb=on_reconnect,
         pending_size=64 * 1024 * 1024,
         inbox_prefix=(inbox_prefix or DEFAULT_INBOX_PREFIX.decode()).encode(),
-        **options,  # type: ignore[arg-type]
+        **options,
     )

@@ -11,7 +11,8 @@ The rules in the operator's words:
   saw on the charger side, and answers `sy.down.*`;
 * only the connectors answer `sy.up.*` (nobody else may subscribe to it) and speak for backends;
 * only routing writes the routing table (`sy-routes`) and the API tokens (`sy-api-tokens`);
-* only the journal reads the captured frames (`SY_FRAMES`, which carry OCPP payloads);
+* only the journal reads the captured frames (`SY_FRAMES`, which carry OCPP payloads), and
+  only the connectors their store-and-forward outbox (`SY_OUTBOX`);
 * each service writes only its own audit trail `sy.audit.<service>`, and nobody but the admin
   user may delete or purge a stream or one of its messages;
 * each service receives replies on its own inbox prefix `_INBOX.<service>.>`, so it cannot read
@@ -53,6 +54,7 @@ KV_WRITERS: Mapping[str, tuple[str, ...]] = {
 # direct-get API.
 STREAM_READERS: Mapping[str, tuple[str, ...]] = {
     streams.FRAMES.name: ("journal",),
+    "SY_OUTBOX": ("connectors",),  # charger CALLs stored for a backend that is down
 }
 
 
@@ -138,6 +140,7 @@ _OWN: Mapping[str, _Own] = {
         publish=(
             f"{P}.down.>",
             subjects.EVENTS_ALL,  # shadow-traffic divergence events
+            f"{P}.outbox.>",  # store-and-forward of CALLs for a backend that is down
             *_frames(FrameDirection.TO_BACKEND, FrameDirection.FROM_BACKEND),
         ),
         subscribe=(subjects.UP_ALL, subjects.PRESENCE_ALL),

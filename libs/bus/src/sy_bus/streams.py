@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, StorageType, StreamConfig
+from nats.js.api import KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
 from sy_bus import subjects
@@ -22,6 +22,7 @@ class StreamSpec:
     subjects: tuple[str, ...]
     max_age_s: int
     description: str
+    work_queue: bool = False  # a message is removed once its consumer acknowledges it
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,15 @@ EVENTS = StreamSpec(
 AUDIT = StreamSpec(
     "SY_AUDIT", (subjects.AUDIT_ALL,), 400 * DAY_S, "Who changed what, when and why, per service"
 )
-STREAMS = (FRAMES, EVENTS, AUDIT)
+# Store-and-forward: bounded by storage (the stream's file store), never by a message count.
+OUTBOX = StreamSpec(
+    "SY_OUTBOX",
+    (subjects.OUTBOX_ALL,),
+    30 * DAY_S,
+    "Charger CALLs stored for a backend that is down, per backend and charger, in order",
+    work_queue=True,
+)
+STREAMS = (FRAMES, EVENTS, AUDIT, OUTBOX)
 
 ROUTES = BucketSpec("sy-routes", "Effective route per charger, plus 'default'")
 PRESENCE = BucketSpec("sy-presence", "Which edge replica holds which charger")
@@ -68,6 +77,7 @@ async def ensure_streams(js: JetStreamContext) -> None:
             storage=StorageType.FILE,
             description=spec.description,
             duplicate_window=120.0,
+            retention=RetentionPolicy.WORK_QUEUE if spec.work_queue else RetentionPolicy.LIMITS,
         )
         try:
             await js.stream_info(spec.name)

@@ -77,6 +77,15 @@ def audit(service: str) -> str:
     return f"{PREFIX}.audit.{service}"
 
 
+def outbox(backend: str, charger_id: str) -> str:
+    """A charger CALL stored for a backend that is down, delivered in order when it is back."""
+    return f"{PREFIX}.outbox.{backend}.{charger_token(charger_id)}"
+
+
+def outbox_of(backend: str) -> str:
+    return f"{PREFIX}.outbox.{backend}.>"
+
+
 def token_of(subject: str, position: int = 2) -> str:
     """The charger token at `position` of a subject such as sy.up.<token>."""
     return subject.split(".")[position]
@@ -87,3 +96,4 @@ PRESENCE_ALL = f"{PREFIX}.presence.*"
 FRAMES_ALL = f"{PREFIX}.frames.>"
 EVENTS_ALL = f"{PREFIX}.events.>"
 AUDIT_ALL = f"{PREFIX}.audit.>"
+OUTBOX_ALL = f"{PREFIX}.outbox.>"

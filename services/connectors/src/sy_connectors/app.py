@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sy_bus import FramePublisher, streams
-from sy_connectors.api import links
+from sy_connectors.api import links, outbox
 from sy_connectors.link import LinkContext
 from sy_connectors.relay import Relay
 from sy_connectors.sessions import SessionLog
@@ -56,6 +56,6 @@ def build_app(settings: ConnectorSettings) -> FastAPI:
         settings=settings,
         title="Switchyard connectors",
         description=DESCRIPTION,
-        routers=[links.router],
+        routers=[links.router, outbox.router],
         parts=parts,
     )

@@ -18,16 +18,18 @@ from opentelemetry import trace
 
 from sy_bus import BackendRef, EffectiveRoute, FramePublisher, Header
 from sy_calls import Lane, LaneClosed
-from sy_codec import Call, CallError, CallResult, ErrorKind, OcppVersion, decode, encode, error_code
+from sy_codec import Call, CallError, ErrorKind, OcppVersion, decode, encode, error_code
 from sy_connectors import metrics
 from sy_connectors.access import DialGate
 from sy_connectors.commands import BackendCommands
+from sy_connectors.forwarding import StoreAndForward
 from sy_connectors.memory import ChargerMemory
 from sy_connectors.sessions import SessionLog
 from sy_connectors.settings import ConnectorSettings
 from sy_connectors.shadow import ShadowCopy, ShadowRunner
 from sy_connectors.transactions import TransactionBook, is_end, is_start
 from sy_connectors.upstream import BackendUnavailable, Upstream
+from sy_connectors.work import Drain, Replay, Work, result_payload
 from sy_platform.telemetry import extract_context
 
 log = logging.getLogger(__name__)
@@ -53,13 +55,6 @@ class LinkContext:
         return gate
 
 
-@dataclass(frozen=True)
-class Replay:
-    """Replay the charger's boot and statuses to a new primary before its next CALL."""
-
-    upstream: Upstream
-
-
 class ChargerLink:
     def __init__(
         self,
@@ -80,9 +75,9 @@ class ChargerLink:
         self.memory = ChargerMemory(charger_id, version, *ctx.memory_kv)
         self.book = TransactionBook(version)
         self._loaded = asyncio.Event()
-        self._up: Lane[Msg | Replay] = Lane(
-            f"up:{charger_id}", self._relay_up, on_drop=self._refuse_up
-        )
+        self.log_extra = {"charger_id": charger_id}
+        self.forward = StoreAndForward(self, ctx.js, ctx.settings)
+        self._up: Lane[Work] = Lane(f"up:{charger_id}", self._relay_up, on_drop=self._refuse_up)
         self.commands = BackendCommands(self, ctx.nc, ctx.settings)
         self.primary = self._open(route.primary, "primary")
         self.shadows: dict[str, Upstream] = {}
@@ -105,6 +100,7 @@ class ChargerLink:
             gate=self._ctx.gate(backend),
         )
         upstream.role = role
+        upstream.on_open = self.forward.opened
         upstream.start()
         upstream.session_id = self._ctx.sessions.started(
             self.charger_id, backend.name, upstream.url, self.version.value
@@ -144,7 +140,7 @@ class ChargerLink:
             self.primary.role = "primary"
             self.primary.backend = route.primary
             log.info("cutover %s -> %s", old.backend.name, route.primary.name, extra=self._log)
-            self._submit_up(Replay(self.primary))
+            self.submit(Replay(self.primary))
             await self._retire_or_close(old, wanted_shadows)
         elif route.primary != old.backend:
             old.backend = route.primary  # same backend, new ACL or timeout: keep the socket
@@ -192,37 +188,51 @@ class ChargerLink:
     async def _load(self) -> None:
         try:
             self.book = TransactionBook(self.version, await self.memory.load())
+            owners = {tx.owner for tx in self.book.open.values()} | {self.primary.backend.name}
+            await self.forward.load(owners)
         except Exception as exc:  # the link works without memory; it just cannot pin history
             log.warning("charger memory not loaded: %r", exc, extra=self._log)
         self._loaded.set()
+        for upstream in self.upstreams():
+            if upstream.is_open:
+                self.forward.opened(upstream)
 
     # -- charger CALL (from the edge) -> owner or primary -----------------------------------------
 
     def submit_up(self, msg: Msg) -> None:
-        self._submit_up(msg)
+        self.submit(msg)
 
-    def _submit_up(self, item: Msg | Replay) -> None:
+    def submit(self, item: Work) -> None:
         try:
             self._up.submit(item)
         except (asyncio.QueueFull, LaneClosed):
             if isinstance(item, Msg):
                 self._refuse_up(item)
 
-    async def _relay_up(self, item: Msg | Replay) -> None:
+    async def _relay_up(self, item: Work) -> None:
         await self._loaded.wait()
         if isinstance(item, Replay):
-            await self._replay(item.upstream)
+            await self._replay(item.upstream, item.statuses_only)
+            return
+        if isinstance(item, Drain):
+            await self.forward.drain(item.backend)
             return
         msg = item
         headers = msg.headers or {}
         text = msg.data.decode()
         decoded = decode(text, self.version)
         if not isinstance(decoded, Call):
-            await msg.respond(self._error("-1", "not_a_call", "only CALLs go upstream").encode())
+            await msg.respond(self.error("-1", "not_a_call", "only CALLs go upstream").encode())
             return
         call = decoded
         tx = self.book.owner_of(call)
         target = (self.upstream_named(tx.owner) if tx else None) or self.primary
+        if await self.forward.holds(call, target):
+            answer = await self.forward.answer_offline(target.backend.name, call, text)
+            await msg.respond(answer.encode())
+            self.memory.observe(call, text)
+            self.shadow_runner.copy(ShadowCopy(call, None, tx, compare=False))
+            return
         payload = self.book.payload_for(call, tx, target.backend.name) if tx else call.payload
         if payload is not call.payload and payload is not None:
             text = encode(Call(call.message_id, call.action, payload))
@@ -232,8 +242,9 @@ class ChargerLink:
             span.set_attribute("ocpp.backend", target.backend.name)
             answer = await self._call(target, call.message_id, text)
         await msg.respond(answer.encode())
-        result = _result_payload(answer, self.version)
+        result = result_payload(answer, self.version)
         self._learn(call, target, result)
+        self.forward.remember_authorization(call, result)
         self.memory.observe(call, text)
         self.shadow_runner.copy(ShadowCopy(call, result, tx))
 
@@ -242,11 +253,11 @@ class ChargerLink:
         try:
             return await target.call(message_id, text)
         except BackendUnavailable:
-            return self._error(message_id, "backend_unreachable", f"backend {backend} unreachable")
+            return self.error(message_id, "backend_unreachable", f"backend {backend} unreachable")
         except TimeoutError:
-            return self._error(message_id, "backend_timeout", f"backend {backend} did not answer")
+            return self.error(message_id, "backend_timeout", f"backend {backend} did not answer")
         except ConnectionError:
-            return self._error(message_id, "backend_lost", f"connection to {backend} lost")
+            return self.error(message_id, "backend_lost", f"connection to {backend} lost")
 
     def _learn(self, call: Call, target: Upstream, result: dict[str, Any] | None) -> None:
         if result is None:
@@ -270,8 +281,8 @@ class ChargerLink:
             log.info("last transaction on %s ended; closing it", backend, extra=self._log)
             await self._close(upstream)
 
-    async def _replay(self, upstream: Upstream) -> None:
-        for message_id, frame in self.memory.replay():
+    async def _replay(self, upstream: Upstream, statuses_only: bool = False) -> None:
+        for message_id, frame in self.memory.replay(statuses_only):
             try:
                 await upstream.call(message_id, frame)
             except (BackendUnavailable, TimeoutError, ConnectionError) as exc:
@@ -279,15 +290,15 @@ class ChargerLink:
                 return
         log.info("replayed boot and statuses to %s", upstream.backend.name, extra=self._log)
 
-    def _refuse_up(self, item: Msg | Replay) -> None:
+    def _refuse_up(self, item: Work) -> None:
         if isinstance(item, Msg):
             headers = item.headers or {}
-            answer = self._error(headers.get(Header.MESSAGE_ID, "-1"), "busy", "gateway busy")
+            answer = self.error(headers.get(Header.MESSAGE_ID, "-1"), "busy", "gateway busy")
             self._spawn(item.respond(answer.encode()))
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _error(self, message_id: str, reason: str, description: str) -> str:
+    def error(self, message_id: str, reason: str, description: str) -> str:
         metrics.GATEWAY_ERRORS.labels(reason).inc()
         log.warning("answering %s: %s", message_id, description, extra=self._log)
         code = error_code(ErrorKind.INTERNAL, self.version)
@@ -297,12 +308,3 @@ class ChargerLink:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-
-def _result_payload(answer: str, version: OcppVersion) -> dict[str, Any] | None:
-    """The CALLRESULT payload of an answer, or None for a CALLERROR / unreadable answer."""
-    try:
-        decoded = decode(answer, version)
-    except Exception:
-        return None
-    return decoded.payload if isinstance(decoded, CallResult) else None

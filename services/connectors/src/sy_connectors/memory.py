@@ -65,10 +65,10 @@ class ChargerMemory:
         doc = {k: orjson.loads(tx.to_bytes()) for k, tx in open_transactions.items()}
         self._write(self._tx_kv, orjson.dumps(doc))
 
-    def replay(self) -> list[tuple[str, str]]:
+    def replay(self, statuses_only: bool = False) -> list[tuple[str, str]]:
         """(message id, frame) for a new primary: the boot, then each connector's status, each
         with a fresh gateway message id so they never collide with the charger's own."""
-        frames = [self.state.boot] if self.state.boot else []
+        frames = [self.state.boot] if self.state.boot and not statuses_only else []
         frames += [self.state.statuses[k] for k in sorted(self.state.statuses)]
         out = []
         for frame in frames:

@@ -29,3 +29,12 @@ COMMANDS = Counter(
     "Backend-initiated CALLs, by backend role and outcome",
     ["role", "outcome"],
 )
+OUTBOX_STORED = Counter(
+    "sy_connectors_outbox_stored_total", "CALLs stored while their backend was down", ["backend"]
+)
+OUTBOX_DELIVERED = Counter(
+    "sy_connectors_outbox_delivered_total", "Stored CALLs delivered once back", ["backend"]
+)
+LOCAL_ANSWERS = Counter(
+    "sy_connectors_local_answers_total", "CALLs answered by the gateway while down", ["action"]
+)

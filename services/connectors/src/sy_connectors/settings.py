@@ -22,3 +22,16 @@ class ConnectorSettings(ServiceSettings):
         30.0, description="WebSocket ping interval toward backends; null disables pings."
     )
     max_frame_bytes: int = Field(1_048_576, description="Largest message accepted from a backend.")
+    offline_grace_s: float = Field(
+        1.0,
+        description="How long a charger CALL waits for a closed backend connection to open before "
+        "the gateway stores it (transaction messages) or answers it locally.",
+    )
+    auth_cache_ttl_s: float = Field(
+        86_400.0, description="How long a backend's authorization decision is reused offline."
+    )
+    offline_unknown_tag_status: str | None = Field(
+        None,
+        description="Offline answer for an id token the cache does not know: default Invalid "
+        "(1.6) / Unknown (2.0.1); set Accepted to let every driver charge during an outage.",
+    )

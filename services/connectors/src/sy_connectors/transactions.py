@@ -109,9 +109,26 @@ class TransactionBook:
     def payload_for(self, call: Call, tx: Transaction, backend: str) -> dict[str, Any] | None:
         """The CALL's payload as `backend` must see it, or None when that backend has no id for
         the transaction (its copy of the start failed)."""
-        if self.version is not OcppVersion.V16 or backend == tx.owner:
+        if self.version is not OcppVersion.V16:
             return call.payload
         backend_id = tx.backend_ids.get(backend)
         if backend_id is None:
             return None
+        if str(backend_id) == str(call.payload.get("transactionId")):
+            return call.payload
         return {**call.payload, "transactionId": backend_id}
+
+    def started_offline(self, call: Call, owner: str, local_id: int | None) -> Transaction | None:
+        """A start stored for a backend that is down: the charger got `local_id` (1.6); the
+        backend's own id is learned when the stored start is delivered."""
+        if self.version is OcppVersion.V16:
+            if local_id is None:
+                return None
+            tx = Transaction(str(local_id), owner, {}, [owner])
+        else:
+            key = transaction_key(call, self.version)
+            if key is None:
+                return None
+            tx = Transaction(key, owner, {owner: key}, [owner])
+        self.open[tx.key] = tx
+        return tx

@@ -63,6 +63,7 @@ class Upstream:
         self._on_call = on_call
         self._gate = gate
         self.role = "primary"  # primary | shadow | retired (kept for its open transactions)
+        self.on_open: Callable[[Upstream], None] | None = None
         self._pending = PendingCalls()
         self._ws: ClientConnection | None = None
         self._open = asyncio.Event()
@@ -89,6 +90,15 @@ class Upstream:
             await self._ws.close(1000, "charger left or route changed")
         await stop_task(self._task)
         self._pending.fail_all("backend connection closed")
+
+    async def wait_open(self, timeout_s: float) -> bool:
+        if self._open.is_set():
+            return True
+        try:
+            await asyncio.wait_for(self._open.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
 
     async def call(self, message_id: str, text: str) -> str:
         """Send a charger CALL upstream and return the backend's answer (frame text)."""
@@ -174,6 +184,8 @@ class Upstream:
         self._ws = ws
         self.connected_since = time.time()
         self._open.set()
+        if self.on_open is not None:
+            self.on_open(self)
         metrics.UPSTREAMS_OPEN.inc()
         log.info("upstream open to %s", self.url, extra=self._log)
         try:
