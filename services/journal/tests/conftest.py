@@ -156,12 +156,15 @@ def settings_for(nats_server: EmbeddedNats) -> Callable[..., JournalSettings]:
     """Settings on a database, with a durable consumer name unique to this test by default."""
     consumer = f"journal-test-{uuid.uuid4().hex[:8]}"
 
-    def make(database_url: str, consumer_name: str = consumer) -> JournalSettings:
+    def make(database_url: str, consumer_name: str = consumer, **more: Any) -> JournalSettings:
+        # The tests' frames are from 2023: keep everything unless a test is about retention.
+        keep = {f"retention_{t}_days": 0 for t in ("frames", "events", "status")}
         return JournalSettings(
             nats_url=nats_server.url,
             database_url=database_url,
             consumer_name=consumer_name,
             fetch_timeout_s=0.25,
+            **{**keep, **more},
         )
 
     return make

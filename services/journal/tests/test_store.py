@@ -45,6 +45,8 @@ def test_row_keeps_every_field_and_converts_the_timestamp() -> None:
         "instance": "edge-1",
         "connection_id": "c-9",
         "raw": '[2,"m1","Heartbeat",{}]',
+        "normalized": None,
+        "rules": [],
     }
 
 

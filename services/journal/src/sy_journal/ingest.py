@@ -1,26 +1,36 @@
-"""SY_FRAMES -> journal.frames: a durable pull consumer, one transaction per batch.
+"""SY_FRAMES -> journal: frames, canonical events, status history and sessions, one transaction
+per batch; plus the events other services publish on SY_EVENTS.
 
 A batch is acknowledged only after its transaction commits, so a frame JetStream acknowledged to
 its producer is never lost (invariant 4); a crash between commit and ack means a redelivery, which
-the unique stream sequence turns into a no-op.
+the unique stream sequence and event ids turn into a no-op. Derived events go to the outbox in the
+same transaction and are published to SY_EVENTS after the commit (`outbox.py`).
+
+The normaliser keeps per-charger state in memory (open exchanges, transaction ids), so one
+replica owns one consumer name. After a restart it looks up the open 1.6 transactions it needs
+in journal.sessions.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from datetime import date
 
-import nats.errors
+import asyncpg  # type: ignore[import-untyped]
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from sy_bus import streams, subjects
+from sy_bus import FrameRecord, streams, subjects
 from sy_calls import stop_task
-from sy_journal.metrics import FRAMES_STORED, INGEST_ERRORS, LAG
+from sy_events import EventBase, Normaliser, parse_event
+from sy_events.subjects import of_type
+from sy_journal.metrics import ACK_PENDING, EVENTS_STORED, FRAMES_STORED, INGEST_ERRORS, LAG
+from sy_journal.outbox import OutboxPublisher
+from sy_journal.partitions import PARTITIONED, Partitions, day_of
+from sy_journal.pull import BACKOFF_FIRST_S, BACKOFF_MAX_S, PullLoop, settle
 from sy_journal.settings import JournalSettings
-from sy_journal.store import Row, Unstorable, frame_row, store_frames
+from sy_journal.store import Row, Unstorable, decode_frame, known_transactions, row_of, write_batch
 from sy_platform import Runtime
 
 log = logging.getLogger(__name__)
@@ -28,8 +38,13 @@ log = logging.getLogger(__name__)
 # Far above the time one batch takes to commit, so a healthy journal never sees redeliveries.
 ACK_WAIT_S = 30.0
 LAG_EVERY_S = 2.0
-BACKOFF_FIRST_S = 0.2
-BACKOFF_MAX_S = 5.0
+# Events that other services publish and the journal stores (it derives the others itself).
+CONSUMED_EVENT_TYPES = (
+    "charger_connected",
+    "charger_disconnected",
+    "route_changed",
+    "shadow_divergence",
+)
 
 
 def consumer_config(settings: JournalSettings) -> ConsumerConfig:
@@ -46,125 +61,165 @@ def consumer_config(settings: JournalSettings) -> ConsumerConfig:
     )
 
 
+def events_consumer_config(settings: JournalSettings) -> ConsumerConfig:
+    name = f"{settings.consumer_name}-events"
+    return ConsumerConfig(
+        name=name,
+        durable_name=name,
+        description="Switchyard journal: stores events other services publish",
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=ACK_WAIT_S,
+        max_ack_pending=settings.batch_size * 4,
+        filter_subjects=[of_type(t) for t in CONSUMED_EVENT_TYPES],
+    )
+
+
 class FrameIngest:
-    def __init__(self, rt: Runtime, settings: JournalSettings) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        settings: JournalSettings,
+        pool: asyncpg.Pool,
+        partitions: Partitions,
+        outbox: OutboxPublisher,
+    ) -> None:
         self._rt = rt
         self._settings = settings
+        self._pool = pool
+        self._partitions = partitions
+        self._outbox = outbox
+        self._normaliser = Normaliser()
         self._stopping = asyncio.Event()
-        self._sub: JetStreamContext.PullSubscription | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._frames = PullLoop(
+            rt.js,
+            streams.FRAMES.name,
+            consumer_config(settings),
+            self._ingest,
+            batch=settings.batch_size,
+            fetch_timeout_s=settings.fetch_timeout_s,
+            stopping=self._stopping,
+        )
+        self._events = PullLoop(
+            rt.js,
+            streams.EVENTS.name,
+            events_consumer_config(settings),
+            self._ingest_events,
+            batch=settings.batch_size,
+            fetch_timeout_s=settings.fetch_timeout_s,
+            stopping=self._stopping,
+        )
         self._lag_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        # Create-or-update: a changed batch size reaches an existing durable consumer.
-        await self._rt.js.add_consumer(streams.FRAMES.name, consumer_config(self._settings))
-        self._sub = await self._rt.js.pull_subscribe_bind(
-            durable=self._settings.consumer_name, stream=streams.FRAMES.name
-        )
-        log.info(
-            "consuming %s as durable consumer %r",
-            streams.FRAMES.name,
-            self._settings.consumer_name,
-        )
-        self._task = asyncio.create_task(self._run(), name="journal-ingest")
+        await self._frames.start()
+        await self._events.start()
         self._lag_task = asyncio.create_task(self._watch_lag(), name="journal-lag")
 
     async def stop(self) -> None:
-        """Let the in-flight batch commit and ack, then stop; a stuck batch is redelivered."""
+        """Let the in-flight batches commit and ack, then stop; a stuck batch is redelivered."""
         self._stopping.set()
         await stop_task(self._lag_task)
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=self._settings.fetch_timeout_s + 10)
-            except TimeoutError:
-                log.warning("ingest did not stop in time; its unacked batch will be redelivered")
-            except Exception:
-                log.exception("ingest had already failed")
-        if self._sub is not None:
-            with contextlib.suppress(Exception):  # the connection may already be closing
-                await self._sub.unsubscribe()
+        timeout = self._settings.fetch_timeout_s + 10
+        await asyncio.gather(self._frames.stop(timeout), self._events.stop(timeout))
 
     async def check(self) -> None:
-        """Readiness: the consumer loop is running."""
-        if self._task is None:
-            raise RuntimeError("not started")
-        if self._task.done():
-            exc = None if self._task.cancelled() else self._task.exception()
-            raise RuntimeError(f"ingest stopped: {exc!r}" if exc else "ingest stopped")
+        """Readiness: both consumer loops are running."""
+        self._frames.check()
+        self._events.check()
 
-    async def _pause(self, seconds: float) -> None:
-        """Sleep, but wake at once on shutdown."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-
-    async def _run(self) -> None:
-        assert self._sub is not None
-        delay = BACKOFF_FIRST_S
-        while not self._stopping.is_set():
-            try:
-                msgs = await self._sub.fetch(
-                    self._settings.batch_size, timeout=self._settings.fetch_timeout_s
-                )
-            except nats.errors.TimeoutError:
-                continue  # nothing new on the stream
-            except Exception as exc:
-                INGEST_ERRORS.labels(kind="fetch").inc()
-                log.warning("fetch from %s failed, retrying: %r", streams.FRAMES.name, exc)
-                await self._pause(delay)
-                delay = min(delay * 2, BACKOFF_MAX_S)
-                continue
-            delay = BACKOFF_FIRST_S
-            # Fetched messages are handled even when stopping: this is the in-flight batch.
-            await self._ingest(msgs)
+    # -- frames ----------------------------------------------------------------------------
 
     async def _ingest(self, msgs: list[Msg]) -> None:
-        rows: list[Row] = []
+        decoded: list[tuple[int, FrameRecord]] = []
         stored: list[Msg] = []
         for msg in msgs:
             seq = msg.metadata.sequence.stream
             try:
-                rows.append(frame_row(seq, msg.data))
+                decoded.append((seq, decode_frame(msg.data)))
                 stored.append(msg)
             except Unstorable as exc:
                 INGEST_ERRORS.labels(kind="decode").inc()
                 log.error("frame %d on %s cannot be stored, dropped: %s", seq, msg.subject, exc)
-                await _settle(msg, term=True)
-        if not await self._store(rows):
+                await settle(msg, term=True)
+        # Capture order, not stream order: edge and connectors publish independently.
+        decoded.sort(key=lambda item: (item[1].ts_ns, item[0]))
+        rows = [row_of(seq, record) for seq, record in decoded]
+        events = await self._derive(decoded)
+        if not await self._store(rows, events):
             return  # stopping with the batch uncommitted: unacked, so it is redelivered
         for msg in stored:
-            await _settle(msg, term=False)
+            await settle(msg, term=False)
 
-    async def _store(self, rows: list[Row]) -> bool:
+    async def _derive(self, decoded: list[tuple[int, FrameRecord]]) -> list[EventBase]:
+        wanted = self._normaliser.unknown_transactions([r for _, r in decoded])
+        if wanted:
+            try:
+                async with self._pool.acquire() as conn:
+                    for (charger, tx), gtx in (await known_transactions(conn, wanted)).items():
+                        self._normaliser.learn(charger, tx, gtx)
+            except Exception as exc:  # the store retries below; derive with what we know
+                log.warning("looking up open transactions failed: %r", exc)
+        events: list[EventBase] = []
+        for seq, record in decoded:
+            try:
+                events += self._normaliser.feed(seq, record)
+            except Exception:  # a frame the normaliser chokes on must not block the stream
+                log.exception("deriving events from frame %d failed; frame stored anyway", seq)
+        return events
+
+    async def _store(
+        self, rows: list[Row], events: list[EventBase], *, publish: bool = True
+    ) -> bool:
         """Write the batch, retrying database errors until it commits or the service stops."""
         delay = BACKOFF_FIRST_S
+        days: set[date] = {r["ts"].date() for r in rows} | {day_of(e.ts) for e in events}
         while True:
             try:
-                FRAMES_STORED.inc(await store_frames(self._rt.sessions, rows))
+                async with self._pool.acquire() as conn:
+                    await self._partitions.ensure(conn, PARTITIONED, days)
+                    async with conn.transaction():
+                        written = await write_batch(conn, rows, events, outbox=publish)
+                FRAMES_STORED.inc(written.frames)
+                EVENTS_STORED.inc(len(written.events))
+                if written.events and publish:
+                    self._outbox.wake()
                 return True
             except Exception as exc:
                 INGEST_ERRORS.labels(kind="database").inc()
                 log.error("storing %d frames failed, retrying in %.1fs: %r", len(rows), delay, exc)
             if self._stopping.is_set():
                 return False
-            await self._pause(delay)
+            await self._frames.pause(delay)
             delay = min(delay * 2, BACKOFF_MAX_S)
 
+    # -- events published by other services ------------------------------------------------
+
+    async def _ingest_events(self, msgs: list[Msg]) -> None:
+        events: list[EventBase] = []
+        stored: list[Msg] = []
+        for msg in msgs:
+            try:
+                events.append(parse_event(msg.data))
+                stored.append(msg)
+            except ValueError as exc:
+                INGEST_ERRORS.labels(kind="decode").inc()
+                log.error("event on %s is not a canonical event, dropped: %s", msg.subject, exc)
+                await settle(msg, term=True)
+        if not await self._store([], events, publish=False):
+            return
+        for msg in stored:
+            await settle(msg, term=False)
+
     async def _watch_lag(self) -> None:
-        assert self._sub is not None
         # Ends on the stop flag, not on cancellation alone: nats-py may turn a cancellation that
         # lands inside a request into another exception, which the handler below would swallow.
         while not self._stopping.is_set():
             try:
-                info = await self._sub.consumer_info()
-                LAG.set(info.num_pending or 0)
+                if self._frames.sub is not None:
+                    info = await self._frames.sub.consumer_info()
+                    LAG.set(info.num_pending or 0)
+                    ACK_PENDING.set(info.num_ack_pending or 0)
             except Exception as exc:  # a gauge going stale must not disturb ingest
                 log.debug("consumer info failed: %r", exc)
-            await self._pause(LAG_EVERY_S)
-
-
-async def _settle(msg: Msg, *, term: bool) -> None:
-    try:
-        await (msg.term() if term else msg.ack())
-    except Exception as exc:
-        # A lost ack only means a redelivery, which the unique stream sequence makes harmless.
-        log.warning("could not %s frame on %s: %r", "term" if term else "ack", msg.subject, exc)
+            await self._frames.pause(LAG_EVERY_S)

@@ -34,6 +34,7 @@ def _now() -> str:
 class _Recorder:
     """What every CSMS session shares: what it received, and how this CSMS answers."""
 
+    id: str  # the charger id (set by the ocpp library's ChargePoint)
     received: list[tuple[str, dict[str, Any]]]
     peer: CsmsPeer
 
