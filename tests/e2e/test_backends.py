@@ -159,8 +159,9 @@ async def test_shadow_gets_every_call_with_its_own_transaction_ids(
     events = await _divergences(backends.nc, charger_id, count=2)
     by_action = {e["action"]: e for e in events if e["shadow"] == observer}
     assert "Authorize" in by_action
-    difference = by_action["Authorize"]["differences"][0]
+    difference = by_action["Authorize"]["fields"][0]
     assert difference == {"path": "idTagInfo.status", "primary": "Accepted", "shadow": "Blocked"}
+    assert by_action["Authorize"]["schema_version"] == 1
     assert all(e["shadow"] != new for e in events)  # same answers: no divergence
 
 

@@ -283,16 +283,31 @@ class RouteChanged(EventBase):
     reason: str | None = Field(None, description="Why, as the author wrote it.")
 
 
+class DivergentField(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str = Field(
+        description="Dotted path of the field in the answer's payload, e.g. 'idTagInfo.status'; "
+        "'$answer' when one side answered with a CALLERROR or not at all."
+    )
+    primary: Any = Field(description="The primary's value ('<missing>' when absent).")
+    shadow: Any = Field(description="The shadow's value ('<missing>' when absent).")
+
+
 class ShadowDivergence(EventBase):
     """A shadow backend answered differently from the primary. Published by connectors."""
 
     type: Literal["shadow_divergence"] = "shadow_divergence"
     action: str = Field(description="OCPP action of the CALL both answered.")
+    message_id: str | None = Field(None, description="Message id of the charger's CALL.")
     primary: str = Field(description="The primary backend.")
     shadow: str = Field(description="The shadow backend.")
     primary_answer: str | None = Field(description="The primary's answer frame text.")
     shadow_answer: str | None = Field(description="The shadow's answer frame text (null: none).")
     difference: str = Field(description="What differs, in one line.")
+    fields: list[DivergentField] = Field(
+        default_factory=list, description="Every differing field, volatile ones excepted."
+    )
 
 
 Event = Annotated[

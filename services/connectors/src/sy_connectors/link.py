@@ -231,7 +231,7 @@ class ChargerLink:
             answer = await self.forward.answer_offline(target.backend.name, call, text)
             await msg.respond(answer.encode())
             self.memory.observe(call, text)
-            self.shadow_runner.copy(ShadowCopy(call, None, tx, compare=False))
+            self.shadow_runner.copy(ShadowCopy(call, None, None, tx, compare=False))
             return
         payload = self.book.payload_for(call, tx, target.backend.name) if tx else call.payload
         if payload is not call.payload and payload is not None:
@@ -246,7 +246,7 @@ class ChargerLink:
         self._learn(call, target, result)
         self.forward.remember_authorization(call, result)
         self.memory.observe(call, text)
-        self.shadow_runner.copy(ShadowCopy(call, result, tx))
+        self.shadow_runner.copy(ShadowCopy(call, result, answer, tx))
 
     async def _call(self, target: Upstream, message_id: str, text: str) -> str:
         backend = target.backend.name

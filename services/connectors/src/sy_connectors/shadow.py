@@ -7,34 +7,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from nats.js import JetStreamContext
 
-from sy_bus import subjects
+from sy_bus import Header
 from sy_calls import Lane
 from sy_codec import Call, CallResult, OcppVersion, decode, encode
 from sy_connectors import metrics
 from sy_connectors.divergence import FieldDifference, compare
 from sy_connectors.transactions import Transaction, is_start, transaction_key
 from sy_connectors.upstream import BackendUnavailable
+from sy_events.models import DivergentField, ShadowDivergence, to_json
+from sy_events.subjects import subject_for
 
 if TYPE_CHECKING:
     from sy_connectors.link import ChargerLink
 
 log = logging.getLogger(__name__)
-EVENT_TYPE = "shadow_divergence"
 
 
 @dataclass(frozen=True)
 class ShadowCopy:
     call: Call
     primary_result: dict[str, Any] | None  # None: the primary answered with a CALLERROR
+    primary_answer: str | None  # the primary's answer frame, as the charger got it
     tx: Transaction | None  # the open transaction the CALL belongs to, as it was when relayed
     compare: bool = True  # False when the gateway answered locally (the primary was down)
 
@@ -101,39 +103,49 @@ class ShadowRunner:
                 link.memory.save_transactions(link.book.open)
         differences = compare(item.primary_result, result) if item.compare else []
         if differences:
-            self._publish(backend, call, differences)
+            self._publish(backend, call, differences, (item.primary_answer, answer))
 
-    def _publish(self, backend: str, call: Call, differences: list[FieldDifference]) -> None:
+    def _publish(
+        self,
+        backend: str,
+        call: Call,
+        differences: list[FieldDifference],
+        answers: tuple[str | None, str | None],
+    ) -> None:
         link = self._link
         metrics.SHADOW_DIVERGENCES.labels(backend, call.action).inc()
-        event = {
-            "type": EVENT_TYPE,
-            "schema_version": 1,
-            "ts_ns": time.time_ns(),
-            "charger_id": link.charger_id,
-            "ocpp": link.version.value,
-            "primary": link.primary.backend.name,
-            "shadow": backend,
-            "action": call.action,
-            "message_id": call.message_id,
-            "differences": [
-                {"path": d.path, "primary": d.primary, "shadow": d.shadow} for d in differences
+        summary = "; ".join(f"{d.path}: {d.primary!r} vs {d.shadow!r}" for d in differences)
+        event = ShadowDivergence(
+            event_id=f"d-{uuid.uuid4().hex}",
+            charger_id=link.charger_id,
+            ts=datetime.now(UTC),
+            ocpp=link.version.value,
+            connection_id=link.connection_id or None,
+            action=call.action,
+            message_id=call.message_id,
+            primary=link.primary.backend.name,
+            shadow=backend,
+            primary_answer=answers[0],
+            shadow_answer=answers[1],
+            difference=summary[:500],
+            fields=[
+                DivergentField(path=d.path, primary=d.primary, shadow=d.shadow) for d in differences
             ],
-        }
-        paths = ", ".join(d.path for d in differences)
+        )
         log.info(
             "shadow %s diverges on %s: %s",
             backend,
             call.action,
-            paths,
+            summary[:200],
             extra={"charger_id": link.charger_id},
         )
-        subject = subjects.events(EVENT_TYPE, link.charger_id)
-        self._spawn(self._js_publish(subject, orjson.dumps(event, default=str)))
+        self._spawn(self._js_publish(event))
 
-    async def _js_publish(self, subject: str, data: bytes) -> None:
+    async def _js_publish(self, event: ShadowDivergence) -> None:
         try:
-            await self._js.publish(subject, data)
+            await self._js.publish(
+                subject_for(event), to_json(event), headers={Header.DEDUP: event.event_id}
+            )
         except Exception as exc:
             log.warning("divergence event not published: %r", exc)
 
