@@ -168,3 +168,70 @@ async def test_deleting_a_backend_in_use_is_refused_saying_by_whom(
     assert (await client.get(f"/backends/{pinned}")).status_code == 404
     version = (await client.get("/versions")).json()[0]
     assert (version["reason"], version["change"]["op"]) == ("retired", "backend.removed")
+
+
+async def test_credentials_by_reference_limits_and_per_version_urls_reach_the_data_plane(
+    client: httpx.AsyncClient, kv: KeyValue, unique: str
+) -> None:
+    name = f"new-{unique}"
+    body = {
+        "name": name,
+        "url": "wss://new.example/ocpp16",
+        "ocpp_versions": ["ocpp1.6", "ocpp2.0.1"],
+        "url_by_version": {"ocpp2.0.1": "wss://new.example/ocpp201/"},
+        "auth": {"kind": "mtls", "cert_ref": "file:/run/secrets/new/tls.crt",
+                 "key_ref": "file:/run/secrets/new/tls.key", "ca_ref": "env:NEW_CA"},
+        "connect_rate_per_s": 20,
+        "call_timeout_s": 15,
+    }  # fmt: skip
+    created = await client.post("/backends", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["auth"]["cert_ref"] == "file:/run/secrets/new/tls.crt"
+    assert created.json()["url_by_version"] == {"ocpp2.0.1": "wss://new.example/ocpp201"}
+    await client.put("/routes/chargers/CP-" + unique, json={"primary": name})
+
+    ref = (await route_in(kv, streams.route_key("CP-" + unique))).primary
+
+    assert ref.url_for("ocpp2.0.1") == "wss://new.example/ocpp201"
+    assert ref.url_for("ocpp1.6") == "wss://new.example/ocpp16"
+    assert (ref.auth.kind, ref.auth.key_ref, ref.auth.ca_ref) == (
+        "mtls",
+        "file:/run/secrets/new/tls.key",
+        "env:NEW_CA",
+    )
+    assert (ref.connect_rate_per_s, ref.call_timeout_s) == (20, 15)
+
+    auth = {"kind": "basic", "username": "CP", "password_ref": "env:NEW_PASSWORD"}
+    basic = {"url": "ws://new.example/ocpp16", "ocpp_versions": ["ocpp1.6"], "auth": auth}
+    assert (await client.put(f"/backends/{name}", json=basic)).status_code == 200
+    ref = (await route_in(kv, streams.route_key("CP-" + unique))).primary
+    assert (ref.auth.kind, ref.auth.username, ref.auth.password_ref, ref.auth.cert_ref) == (
+        "basic",
+        "CP",
+        "env:NEW_PASSWORD",
+        None,
+    )
+    assert ref.url_by_version == {}
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ({"auth": {"kind": "basic", "username": "u", "password": "hunter2"}}, "never takes"),
+        ({"auth": {"kind": "basic", "username": "u", "password_ref": "hunter2"}}, "env:NAME"),
+        ({"auth": {"kind": "basic", "username": "u", "password_ref": "file:rel/p"}}, "file:/"),
+        ({"auth": {"kind": "basic", "username": "u"}}, "needs both username and password_ref"),
+        ({"auth": {"kind": "mtls", "cert_ref": "env:C", "key_ref": "env:K"}}, "needs wss://"),
+        ({"auth": {"cert_ref": "-----BEGIN CERTIFICATE-----"}}, "not the secret itself"),
+        ({"url_by_version": {"ocpp2.0.1": "wss://x.example"}}, "not in ocpp_versions"),
+        ({"connect_rate_per_s": 0}, "greater than 0"),
+    ],
+)
+async def test_secrets_are_refused_and_credentials_must_be_complete(
+    client: httpx.AsyncClient, unique: str, extra: dict[str, Any], says: str
+) -> None:
+    body = {"name": f"b-{unique}", "url": "ws://b.example/ocpp", "ocpp_versions": ["ocpp1.6"]}
+    refused = await client.post("/backends", json={**body, **extra})
+    assert refused.status_code == 422, refused.text
+    assert says in str(refused.json()["detail"])
+    assert "hunter2" not in refused.text  # a secret sent by mistake is not echoed back

@@ -151,7 +151,11 @@ async def test_removing_a_charger_route_deletes_its_key_and_it_follows_the_defau
     assert (follows["source"], follows["primary"]["name"]) == ("default", legacy.name)
     [version] = (await client.get("/versions", params={"limit": 1})).json()
     assert version["reason"] == "rollback"
-    assert version["change"] == {"op": "charger.removed", "charger_id": charger, "before": new.name}
+    assert version["change"] == {
+        "op": "charger.removed",
+        "charger_id": charger,
+        "before": {"primary": new.name, "commands": None, "shadows": []},
+    }
     again = await client.delete(f"/routes/chargers/{charger}")
     assert again.status_code == 404
     assert again.json()["detail"] == f"charger '{charger}' has no route of its own"
@@ -176,7 +180,8 @@ async def test_versions_are_newest_first_and_only_for_real_changes(
         "backend.added",
     ]
     assert [v["id"] for v in versions] == sorted((v["id"] for v in versions), reverse=True)
-    assert versions[0]["change"]["before"] == legacy.name
+    assert versions[0]["change"]["before"]["primary"] == legacy.name
+    assert versions[0]["change"]["after"]["primary"] == new.name
     assert len((await client.get("/versions", params={"limit": 2})).json()) == 2
     assert (await client.get("/versions", params={"limit": 0})).status_code == 422
 

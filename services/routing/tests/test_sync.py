@@ -62,17 +62,23 @@ async def test_restart_rebuilds_a_purged_bucket_and_drops_stale_keys(
             assert (await client.put(path, json={"primary": backend.name})).status_code == 200
         version = (await client.get("/routes")).json()["version"]
     keys = [streams.DEFAULT_ROUTE_KEY, *(streams.route_key(c) for c in chargers)]
+    published = {key: await route_in(kv, key) for key in keys}
+    # Each key carries the version at which its own value last changed.
+    assert published[streams.DEFAULT_ROUTE_KEY].version < version
+    assert published[streams.route_key(f"CP 2.{unique}")].version == version
     for key in keys:
         await kv.purge(key)
     ghost = streams.route_key(f"ghost-{unique}")  # a charger the database does not know
     await kv.put(ghost, EffectiveRoute(primary=legacy, version=1).to_bytes())
 
     async with start_routing():  # ready only once the start-up sync is done
-        assert await route_in(kv, streams.DEFAULT_ROUTE_KEY) == EffectiveRoute(legacy, [], version)
+        assert await route_in(kv, streams.DEFAULT_ROUTE_KEY) == EffectiveRoute(
+            legacy, [], published[streams.DEFAULT_ROUTE_KEY].version
+        )
         for charger, backend in chargers.items():
-            assert await route_in(kv, streams.route_key(charger)) == EffectiveRoute(
-                backend, [], version
-            )
+            restored = await route_in(kv, streams.route_key(charger))
+            assert restored == published[streams.route_key(charger)]
+            assert restored.primary == backend
         with pytest.raises(KeyNotFoundError):
             await kv.get(ghost)
 
@@ -93,3 +99,18 @@ async def test_not_ready_until_the_table_can_be_read(
             await asyncio.sleep(0.05)
         ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text
+
+
+async def test_a_restart_rewrites_no_key(
+    start_routing: StartRouting, kv: KeyValue, unique: str
+) -> None:
+    body = {"name": f"legacy-{unique}", "url": "ws://legacy.example", "ocpp_versions": ["ocpp1.6"]}
+    async with start_routing() as client:
+        assert (await client.post("/backends", json=body)).status_code == 201
+        await client.put("/routes/default", json={"primary": body["name"]})
+        await client.put(f"/routes/chargers/CP-{unique}", json={"primary": body["name"]})
+    keys = [streams.DEFAULT_ROUTE_KEY, streams.route_key(f"CP-{unique}")]
+    revisions = [(await kv.get(key)).revision for key in keys]
+
+    async with start_routing():
+        assert [(await kv.get(key)).revision for key in keys] == revisions

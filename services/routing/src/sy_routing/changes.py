@@ -16,29 +16,57 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sy_platform.audit import note
-from sy_routing import table
+from sy_routing import snapshots, table
 from sy_routing.lock import TableLock
 from sy_routing.models import RoutingVersion
 from sy_routing.publisher import RoutePublisher
+from sy_routing.table import Scope
+
+# At most this many charger ids are named in a version's `moved` list.
+MOVED_SHOWN = 100
 
 
 @dataclass
 class Change:
-    """What a caller did inside `RoutingTable.change()`; filled in by `record()`."""
+    """What a caller did inside `RoutingTable.change()`; filled in by `record()` or `learn()`."""
 
     session: AsyncSession
     detail: dict[str, Any] | None = None
-    chargers: set[str] = field(default_factory=set)
-    default: bool = False
+    scope: Scope = field(default_factory=Scope)
+    learned: bool = False
     version: int = 0
+    moved: list[str] = field(default_factory=list)  # chargers whose published route changed
+
+    @property
+    def chargers(self) -> set[str]:
+        return self.scope.chargers
+
+    @property
+    def default(self) -> bool:
+        return self.scope.default
 
     def record(
-        self, detail: dict[str, Any], *, chargers: Iterable[str] = (), default: bool = False
+        self,
+        detail: dict[str, Any],
+        *,
+        chargers: Iterable[str] = (),
+        default: bool = False,
+        everything: bool = False,
     ) -> None:
-        """Say what changed and whose KV keys it affects. Without a record, nothing is saved."""
+        """A change to the routing table: saved as a new version, whose KV keys it may affect.
+
+        Without a record (or `learn`), nothing is saved.
+        """
         self.detail = detail
-        self.chargers.update(chargers)
-        self.default = self.default or default
+        self.scope.chargers.update(chargers)
+        self.scope.default = self.scope.default or default
+        self.scope.everything = self.scope.everything or everything
+
+    def learn(self, detail: dict[str, Any], *, chargers: Iterable[str]) -> None:
+        """A change to what routing knows of chargers (attributes), not to the table itself:
+        saved, and a new version only if it moves a charger to another route."""
+        self.record(detail, chargers=chargers)
+        self.learned = True
 
 
 class RoutingTable:
@@ -63,6 +91,12 @@ class RoutingTable:
         table_for_call._request = request
         return table_for_call
 
+    def by(self, author: str) -> RoutingTable:
+        """This table for changes the service makes itself (`boot`: learned attributes)."""
+        table_for_author = copy.copy(self)
+        table_for_author._author = author
+        return table_for_author
+
     @asynccontextmanager
     async def change(self, reason: str) -> AsyncIterator[Change]:
         """Yield a session for one change; commit it as a new version and publish its keys.
@@ -74,27 +108,47 @@ class RoutingTable:
             yield change
             if change.detail is None:
                 return  # nothing changed: no version, nothing to publish
-            row = RoutingVersion(author=self._author, reason=reason, change=change.detail)
+            await session.flush()
+            diff = await table.pending(session, change.scope)
+            change.moved = diff.chargers()
+            if change.learned and not diff:
+                await session.commit()  # attributes saved; every charger keeps its route
+                self._audit(change.detail, reason)
+                return
+            detail = change.detail
+            if change.learned:
+                detail = {**detail, "moved": change.moved[:MOVED_SHOWN]}
+            row = RoutingVersion(
+                author=self._author,
+                reason=reason,
+                change=detail,
+                snapshot=await snapshots.take(session),
+            )
             session.add(row)
             await session.flush()
             change.version = row.id
-            publication = await table.publication_for(
-                session, row.id, change.chargers, change.default
-            )
+            publication = await table.apply(session, diff, row.id)
             await session.commit()
             await self._publisher.publish(publication)
-            if self._request is not None:
-                _audit(self._request, change.detail, reason)
+            self._audit(detail, reason)
 
-
-def _audit(request: Request, detail: dict[str, Any], reason: str) -> None:
-    op = str(detail.get("op", "change"))
-    subject = detail.get("charger_id") or detail.get("backend") or op.split(".")[0]
-    note(
-        request,
-        f"{op.split('.')[0]}/{subject}",
-        action=op,
-        before=detail.get("before"),
-        after=detail.get("after", {k: v for k, v in detail.items() if k not in ("op", "before")}),
-        reason=reason,
-    )
+    def _audit(self, detail: dict[str, Any], reason: str) -> None:
+        if self._request is None:
+            return
+        op = str(detail.get("op", "change"))
+        subject = (
+            detail.get("charger_id")
+            or detail.get("group")
+            or detail.get("backend")
+            or op.split(".")[0]
+        )
+        note(
+            self._request,
+            f"{op.split('.')[0]}/{subject}",
+            action=op,
+            before=detail.get("before"),
+            after=detail.get(
+                "after", {k: v for k, v in detail.items() if k not in ("op", "before")}
+            ),
+            reason=reason,
+        )

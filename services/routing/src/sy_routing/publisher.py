@@ -8,13 +8,14 @@ keys the database no longer has, so a lost or stale bucket is rebuilt without op
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from collections.abc import Iterable
 
-from nats.js.errors import NoKeysError
 from nats.js.kv import KeyValue
 from prometheus_client import Gauge
 
-from sy_bus import streams
+from sy_bus import EffectiveRoute, streams
 from sy_calls import stop_task
 from sy_platform import Runtime
 from sy_routing import table
@@ -27,6 +28,7 @@ TABLE_VERSION = Gauge(
     "sy_routing_table_version", "Routing-table version last published to the sy-routes KV bucket"
 )
 MAX_RETRY_DELAY_S = 10.0
+PARALLEL_WRITES = 256
 
 
 class RoutePublisher:
@@ -63,10 +65,8 @@ class RoutePublisher:
         """
         try:
             kv = await self._bucket()
-            for key, route in publication.puts.items():
-                await kv.put(key, route.to_bytes())
-            for key in publication.deletes:
-                await kv.delete(key)
+            await _write(kv, {k: r.to_bytes() for k, r in publication.puts.items()})
+            await _delete(kv, publication.deletes)
         except Exception as exc:
             log.error(
                 "routing-table version %d is saved but not published (%s); resyncing",
@@ -80,22 +80,41 @@ class RoutePublisher:
         TABLE_VERSION.set(publication.version)
 
     async def sync(self) -> None:
-        """Make the bucket an exact copy of the database's routing table."""
+        """Make the bucket an exact copy of the database's routing table.
+
+        The table is first re-resolved as a whole (which repairs `published_routes` after an
+        upgrade or a policy fix), then only keys whose bytes differ are written: a restart
+        rewrites nothing, so the data plane sees no spurious change.
+        """
         async with self._lock.hold():
-            async with self._rt.sessions() as session:
-                publication = await table.whole_table(session)
             kv = await self._bucket()
-            stale = await _keys(kv) - publication.puts.keys()
-            for key, route in publication.puts.items():
-                await kv.put(key, route.to_bytes())
-            for key in sorted(stale):
-                await kv.delete(key)
-        TABLE_VERSION.set(publication.version)
+            current = await _contents(kv)
+            async with self._rt.sessions() as session:
+                diff = await table.pending(session, table.Scope(everything=True))
+                if diff:
+                    kept = {k: v for k, r in diff.puts.items() if (v := _kept(current.get(k), r))}
+                    latest = await table.latest_version(session)
+                    await table.apply(session, diff, latest, kept)
+                    await session.commit()
+                    log.info(
+                        "re-resolved %d keys that differed from the published table",
+                        len(diff.puts) + len(diff.deletes),
+                    )
+                wanted = await table.published(session)
+                version = await table.latest_version(session)
+            changed = {k: r.to_bytes() for k, r in wanted.items()}
+            changed = {k: data for k, data in changed.items() if current.get(k) != data}
+            await _write(kv, changed)
+            written = len(changed)
+            stale = current.keys() - wanted.keys()
+            await _delete(kv, stale)
+        TABLE_VERSION.set(version)
         log.info(
-            "published %d routes at version %d to %s, removed %d stale keys",
-            len(publication.puts),
-            publication.version,
+            "%s holds %d routes at version %d: rewrote %d, removed %d stale keys",
             streams.ROUTES.name,
+            len(wanted),
+            version,
+            written,
             len(stale),
         )
 
@@ -123,8 +142,43 @@ class RoutePublisher:
         return self._kv
 
 
-async def _keys(kv: KeyValue) -> set[str]:
+async def _write(kv: KeyValue, values: dict[str, bytes]) -> None:
+    """Put many keys with up to PARALLEL_WRITES in flight: a 10,000-charger cutover is one
+    change, and its keys are distinct, so their order does not matter (the table lock orders
+    changes)."""
+    items = list(values.items())
+    for start in range(0, len(items), PARALLEL_WRITES):
+        batch = items[start : start + PARALLEL_WRITES]
+        await asyncio.gather(*(kv.put(key, data) for key, data in batch))
+
+
+async def _delete(kv: KeyValue, keys: Iterable[str]) -> None:
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), PARALLEL_WRITES):
+        await asyncio.gather(*(kv.delete(k) for k in ordered[start : start + PARALLEL_WRITES]))
+
+
+async def _contents(kv: KeyValue) -> dict[str, bytes]:
+    """Every key in the bucket with its value, read in one pass."""
+    watcher = await kv.watchall(ignore_deletes=True)
+    found: dict[str, bytes] = {}
     try:
-        return set(await kv.keys())
-    except NoKeysError:
-        return set()
+        async for entry in watcher:
+            if entry is None:  # the initial values have all arrived
+                break
+            found[entry.key] = entry.value or b""
+    finally:
+        await watcher.stop()  # type: ignore[no-untyped-call]
+    return found
+
+
+def _kept(data: bytes | None, route: EffectiveRoute) -> int | None:
+    """The version of the value already in the bucket, when it is this route (so a re-resolve
+    after an upgrade keeps each key's version instead of rewriting it)."""
+    if not data:
+        return None
+    try:
+        there = EffectiveRoute.from_bytes(data)
+    except Exception:
+        return None
+    return there.version if dataclasses.replace(there, version=route.version) == route else None

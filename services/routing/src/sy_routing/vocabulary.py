@@ -13,6 +13,9 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator
 
 BACKEND_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+GROUP_NAME = BACKEND_NAME
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/+-]{0,63}$")
 # WebSocket subprotocol names of the versions a backend can speak through the connectors today.
 # sy_codec.OcppVersion also knows "ocpp2.1", which the edge recognises but nothing relays yet.
 OCPP_VERSIONS = ("ocpp1.6", "ocpp2.0.1")
@@ -77,7 +80,46 @@ def charger_id(value: str) -> str:
     return value
 
 
+def group_name(value: str) -> str:
+    if not GROUP_NAME.match(value):
+        raise ValueError(
+            f"group name {value!r} is not valid: use 1-64 lowercase letters, digits, '-' or '_',"
+            " starting with a letter or a digit"
+        )
+    return value
+
+
+def secret_ref(value: str) -> str:
+    """Where the connectors read a secret: `env:NAME` or `file:/absolute/path`, never the secret.
+
+    The reference is published to sy-routes and shown in the API; the secret stays in the
+    connectors' environment or a mounted Secret.
+    """
+    kind, sep, where = value.partition(":")
+    if sep and kind == "env" and ENV_NAME.match(where):
+        return value
+    if sep and kind == "file" and where.startswith("/") and where.isprintable():
+        return value
+    raise ValueError(
+        "expected a secret reference, not the secret itself: write env:NAME (an environment"
+        " variable of the connectors) or file:/absolute/path (a mounted file)"
+    )
+
+
+def label(value: str) -> str:
+    """A site, criticality or tag: short, printable, no ',' or '=' (the CLI splits on them)."""
+    if not LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid label: 1-64 letters, digits, spaces or . _ : / + -,"
+            " starting with a letter or digit"
+        )
+    return value
+
+
 BackendName = Annotated[str, AfterValidator(backend_name)]
 BackendUrl = Annotated[str, AfterValidator(backend_url)]
 OcppVersions = Annotated[list[str], AfterValidator(ocpp_versions)]
 ChargerId = Annotated[str, AfterValidator(charger_id)]
+GroupName = Annotated[str, AfterValidator(group_name)]
+SecretRef = Annotated[str, AfterValidator(secret_ref)]
+Label = Annotated[str, AfterValidator(label)]

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sy_platform import RuntimeDep
 from sy_platform.auth import Role, require_role
-from sy_routing import table
+from sy_routing import snapshots, table
+from sy_routing.api.backend_models import (
+    BackendIn,
+    BackendOut,
+    BackendUpdate,
+    backend_out,
+    write_backend,
+)
 from sy_routing.api.deps import REASON_DESCRIPTION, RoutingTableDep
 from sy_routing.models import Backend
-from sy_routing.vocabulary import BackendName, BackendUrl, OcppVersions
 
 log = logging.getLogger(__name__)
 
@@ -26,43 +30,10 @@ router = APIRouter(prefix="/backends", tags=["backends"])
 
 NamePath = Annotated[str, Path(description="The backend's name.")]
 ReasonQuery = Annotated[str, Query(max_length=2000, description=REASON_DESCRIPTION)]
-URL_DESCRIPTION = (
-    "WebSocket base URL (ws:// or wss://) of the backend's OCPP endpoint; connectors dial"
-    " '<url>/<chargerId>'. A trailing '/' is removed."
-)
-VERSIONS_DESCRIPTION = "OCPP versions the backend speaks, as subprotocol names: ocpp1.6, ocpp2.0.1."
-
-
-class BackendIn(BaseModel):
-    name: BackendName = Field(
-        description="Unique name: 1-64 lowercase letters, digits, '-' or '_', starting with a"
-        " letter or digit. Routes refer to the backend by it."
-    )
-    url: BackendUrl = Field(description=URL_DESCRIPTION)
-    ocpp_versions: OcppVersions = Field(description=VERSIONS_DESCRIPTION)
-    reason: str = Field("", max_length=2000, description=REASON_DESCRIPTION)
-
-
-class BackendUpdate(BaseModel):
-    url: BackendUrl = Field(description=URL_DESCRIPTION)
-    ocpp_versions: OcppVersions = Field(description=VERSIONS_DESCRIPTION)
-    reason: str = Field("", max_length=2000, description=REASON_DESCRIPTION)
-
-
-class BackendOut(BaseModel):
-    name: str = Field(description="The backend's unique name.")
-    url: str = Field(description="WebSocket base URL the connectors dial, '<url>/<chargerId>'.")
-    ocpp_versions: list[str] = Field(description=VERSIONS_DESCRIPTION)
-    created_at: datetime = Field(description="When the backend was registered (UTC).")
-    updated_at: datetime = Field(description="When the backend last changed (UTC).")
-
-
-def _out(backend: Backend) -> BackendOut:
-    return BackendOut.model_validate(backend, from_attributes=True)
 
 
 def _definition(backend: Backend) -> dict[str, Any]:
-    return {"url": backend.url, "ocpp_versions": list(backend.ocpp_versions)}
+    return snapshots.backend_doc(backend)
 
 
 def not_registered(name: str) -> HTTPException:
@@ -84,19 +55,20 @@ async def add_backend(body: BackendIn, routing_table: RoutingTableDep) -> Backen
                 409,
                 f"backend '{body.name}' already exists; change it with PUT /backends/{body.name}",
             )
-        backend = Backend(name=body.name, url=body.url, ocpp_versions=body.ocpp_versions)
+        backend = Backend(name=body.name)
+        write_backend(backend, body)
         change.session.add(backend)
         await change.session.flush()
         change.record({"op": "backend.added", "backend": body.name, "after": _definition(backend)})
     log.info("backend %s added at version %d", body.name, change.version)
-    return _out(backend)
+    return backend_out(backend)
 
 
 @router.get("", response_model=list[BackendOut], summary="List backends")
 async def list_backends(rt: RuntimeDep) -> list[BackendOut]:
     async with rt.sessions() as session:
         rows = (await session.scalars(select(Backend).order_by(Backend.name))).all()
-    return [_out(row) for row in rows]
+    return [backend_out(row) for row in rows]
 
 
 @router.get(
@@ -110,14 +82,14 @@ async def get_backend(name: NamePath, rt: RuntimeDep) -> BackendOut:
         backend = await session.get(Backend, name)
     if backend is None:
         raise not_registered(name)
-    return _out(backend)
+    return backend_out(backend)
 
 
 @router.put(
     "/{name}",
     dependencies=ADMIN_ONLY,
     response_model=BackendOut,
-    summary="Change a backend's URL or OCPP versions; every route using it is republished",
+    summary="Replace a backend's definition; every route using it is republished",
     responses={404: {"description": "no backend has this name"}},
 )
 async def update_backend(
@@ -128,25 +100,21 @@ async def update_backend(
         if backend is None:
             raise not_registered(name)
         before = _definition(backend)
-        backend.url, backend.ocpp_versions = body.url, body.ocpp_versions
-        if _definition(backend) != before:
-            await change.session.flush()
-            default = await table.default_route(change.session)
-            after = _definition(backend)
+        write_backend(backend, body)
+        after = _definition(backend)
+        if after != before:
             change.record(
                 {"op": "backend.updated", "backend": name, "before": before, "after": after},
-                chargers=await table.chargers_using(change.session, name),
-                default=default is not None and default.primary_backend == name,
+                everything=True,  # only keys whose route uses it differ, and only they are written
             )
     if change.version:
         log.info(
-            "backend %s changed at version %d; republished %d charger routes%s",
+            "backend %s changed at version %d; republished %d charger routes",
             name,
             change.version,
-            len(change.chargers),
-            " and the default route" if change.default else "",
+            len(change.moved),
         )
-    return _out(backend)
+    return backend_out(backend)
 
 
 @router.delete(
@@ -169,9 +137,7 @@ async def remove_backend(
             raise not_registered(name)
         users = await _users(change.session, name)
         if users:
-            raise HTTPException(
-                409, f"backend '{name}' is still the primary of {users}; move them first"
-            )
+            raise HTTPException(409, f"backend '{name}' is still used by {users}; move them first")
         await change.session.delete(backend)
         change.record({"op": "backend.removed", "backend": name, "before": _definition(backend)})
     log.info("backend %s removed at version %d", name, change.version)
@@ -179,14 +145,20 @@ async def remove_backend(
 
 
 async def _users(session: AsyncSession, name: str) -> str:
-    """Which routes use backend `name`, in words; empty when none does."""
-    default = await table.default_route(session)
-    chargers = await table.chargers_using(session, name)
+    """Which routes use backend `name` (as primary or shadow), in words; empty when none does."""
+    routes = await table.routes_using(session, name)
     parts = []
-    if default is not None and default.primary_backend == name:
+    if any(r.scope == "default" for r in routes):
         parts.append("the default route (PUT /routes/default)")
+    groups = [r.group_name for r in routes if r.scope == "group"]
+    if groups:
+        parts.append(f"the routes of groups {_some(groups)} (PUT /routes/groups/<name>)")
+    chargers = [r.charger_id for r in routes if r.scope == "charger"]
     if chargers:
-        shown = ", ".join(f"'{c}'" for c in chargers[:10])
-        more = f" and {len(chargers) - 10} more" if len(chargers) > 10 else ""
-        parts.append(f"the routes of chargers {shown}{more} (PUT /routes/chargers/<id>)")
+        parts.append(f"the routes of chargers {_some(chargers)} (PUT /routes/chargers/<id>)")
     return " and ".join(parts)
+
+
+def _some(names: list[str | None]) -> str:
+    shown = ", ".join(f"'{n}'" for n in names[:10])
+    return shown + (f" and {len(names) - 10} more" if len(names) > 10 else "")

@@ -9,11 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from sy_platform import RuntimeDep
-from sy_routing import table
-from sy_routing.api.backends import not_registered
+from sy_routing import snapshots, table
 from sy_routing.api.deps import REASON_DESCRIPTION, RoutingTableDep
-from sy_routing.api.routes import RouteIn, RouteOut, route_out
-from sy_routing.models import Backend, ChargerRoute
+from sy_routing.api.route_models import RouteIn, RouteOut, route_out, write_route
+from sy_routing.models import Route
 from sy_routing.vocabulary import ChargerId
 
 log = logging.getLogger(__name__)
@@ -30,54 +29,53 @@ ReasonQuery = Annotated[str, Query(max_length=2000, description=REASON_DESCRIPTI
 @router.get(
     "/{charger_id:path}",
     response_model=RouteOut,
-    summary="Show the route a charger follows: its own, or else the default",
-    responses={404: {"description": "the charger has no route and no default is set"}},
+    summary="Show the route a charger follows: its own, else its first routed group's, else the"
+    " default",
+    responses={404: {"description": "no route applies to the charger"}},
 )
 async def get_charger_route(charger_id: ChargerPath, rt: RuntimeDep) -> RouteOut:
-    async with rt.sessions() as session:
-        route = await table.charger_route(session, charger_id)
-        default = await table.default_route(session) if route is None else None
-    if route is not None:
-        return route_out(route)
-    if default is not None:
-        return route_out(default, charger_id)
-    raise HTTPException(
-        404,
-        f"charger '{charger_id}' has no route of its own and no default route is set;"
-        " set one with PUT /routes/chargers/<id> or PUT /routes/default",
-    )
+    async with rt.sessions() as session, session.begin():
+        found = await table.resolve(session, charger_id)
+        if found.source == "charger":
+            route = await table.charger_route(session, charger_id)
+        elif found.source == "group" and found.group is not None:
+            route = await table.group_route(session, found.group)
+        else:
+            route = await table.default_route(session)
+    if route is None:
+        raise HTTPException(
+            404,
+            f"charger '{charger_id}' has no route of its own, is in no routed group and no"
+            " default route is set; set one with PUT /routes/chargers/<id> or PUT /routes/default",
+        )
+    return route_out(route, charger_id)
 
 
 @router.put(
     "/{charger_id:path}",
     response_model=RouteOut,
-    summary="Route a charger to a backend, overriding the default route",
-    responses={404: {"description": "the backend is not registered"}},
+    summary="Route a charger to a primary (and shadows), overriding group routes and the default",
+    responses={404: {"description": "a backend is not registered"}},
 )
 async def set_charger_route(
     charger_id: ChargerPath, body: RouteIn, routing_table: RoutingTableDep
 ) -> RouteOut:
     async with routing_table.change(body.reason) as change:
-        backend = await change.session.get(Backend, body.primary)
-        if backend is None:
-            raise not_registered(body.primary)
         route = await table.charger_route(change.session, charger_id)
-        before = route.primary_backend if route else None
+        before = snapshots.route_doc(route) if route else None
         if route is None:
-            route = ChargerRoute(charger_id=charger_id)
+            route = Route(scope="charger", charger_id=charger_id, shadows=[])
             change.session.add(route)
-        route.primary = backend
-        if before != body.primary:
-            await change.session.flush()
-            change.record(
-                {
-                    "op": "charger.set",
-                    "charger_id": charger_id,
-                    "primary": body.primary,
-                    "before": before,
-                },
-                chargers=[charger_id],
-            )
+        await write_route(change.session, route, body)
+        after = snapshots.route_doc(route)
+        if before != after:
+            detail = {
+                "op": "charger.set",
+                "charger_id": charger_id,
+                "before": before,
+                "after": after,
+            }
+            change.record(detail, chargers=[charger_id])
     if change.version:
         log.info(
             "route -> %s at version %d",
@@ -92,7 +90,8 @@ async def set_charger_route(
     "/{charger_id:path}",
     status_code=204,
     response_class=Response,
-    summary="Remove a charger's own route; it follows the default route from then on",
+    summary="Remove a charger's own route; it follows its groups' or the default route"
+    " from then on",
     responses={404: {"description": "the charger has no route of its own"}},
 )
 async def remove_charger_route(
@@ -102,14 +101,14 @@ async def remove_charger_route(
         route = await table.charger_route(change.session, charger_id)
         if route is None:
             raise HTTPException(404, f"charger '{charger_id}' has no route of its own")
+        before = snapshots.route_doc(route)
         await change.session.delete(route)
-        await change.session.flush()
         change.record(
-            {"op": "charger.removed", "charger_id": charger_id, "before": route.primary_backend},
+            {"op": "charger.removed", "charger_id": charger_id, "before": before},
             chargers=[charger_id],
         )
     log.info(
-        "own route removed at version %d; follows the default",
+        "own route removed at version %d",
         change.version,
         extra={"charger_id": charger_id},
     )
