@@ -20,7 +20,7 @@ from nats.js.api import DeliverPolicy
 from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
-from sy_bus import BackendRef, EffectiveRoute, streams, subjects
+from sy_bus import EffectiveRoute, streams, subjects
 from sy_devkit.peers import CsmsPeer, connect_charger
 from sy_devkit.pytest_plugin import RunningSuite
 
@@ -37,19 +37,50 @@ class Backends:
         self.peers = peers
         self.nc: Any = None
 
-    def ref(self, name: str, commands: list[str] | None = None) -> BackendRef:
-        return BackendRef(name, self.peers[name].url, ["ocpp1.6", "ocpp2.0.1"], commands=commands)
-
     async def route(self, charger_id: str, primary: str, *shadows: str) -> None:
-        # The data-plane contract itself: what routing publishes for the charger.
-        route = EffectiveRoute(
-            primary=self.ref(primary),
-            shadows=[self.ref(s, commands=[]) for s in shadows],
-            version=time.time_ns(),
-        )
+        """Route the charger through the routing API, and wait until the data plane's table
+        (the `sy-routes` KV key the connectors watch) shows it."""
+        body = {
+            "primary": primary,
+            "shadows": [{"backend": s} for s in shadows],
+            "reason": "e2e",
+        }
+        async with self._api() as api:
+            done = await api.put(f"/routes/chargers/{charger_id}", json=body)
+            assert done.status_code == 200, done.text
+        await self._published(charger_id, primary, list(shadows))
+
+    async def latest_version(self) -> int:
+        async with self._api() as api:
+            versions = (await api.get("/versions", params={"limit": 1})).json()
+        return int(versions[0]["id"])
+
+    async def restore(self, version: int, charger_id: str, primary: str) -> None:
+        async with self._api() as api:
+            done = await api.post(f"/versions/{version}/restore", json={"reason": "rollback"})
+            assert done.status_code == 200, done.text
+        await self._published(charger_id, primary, None)
+
+    def _api(self) -> httpx.AsyncClient:
+        suite = self.suite
+        return httpx.AsyncClient(base_url=suite.api("routing"), headers=suite.admin_headers)
+
+    async def _published(self, charger_id: str, primary: str, shadows: list[str] | None) -> None:
         kv = await self.nc.jetstream().key_value(streams.ROUTES.name)
-        await kv.put(streams.route_key(charger_id), route.to_bytes())
-        await asyncio.sleep(0.3)  # the table reaches the data plane in well under a second
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                entry = await kv.get(streams.route_key(charger_id))
+                route = EffectiveRoute.from_bytes(entry.value or b"")
+                if route.primary.name == primary and (
+                    shadows is None or [s.name for s in route.shadows] == shadows
+                ):
+                    break
+            except Exception:  # not published yet
+                pass
+            assert time.monotonic() < deadline, "route not published within 5 s"
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)  # the connectors apply it right after the KV update
 
 
 @pytest.fixture(scope="module")
@@ -179,6 +210,7 @@ async def test_cutover_and_rollback_during_a_transaction_1_6(
         first = await charger.call(
             c16.StartTransaction(connector_id=1, id_tag="A", meter_start=0, timestamp=_now())
         )
+        before_cutover = await backends.latest_version()
         await backends.route(charger_id, new)  # cutover mid-transaction
         await _eventually(lambda: _actions(backends.peers[new], charger_id)[:2]
                           == ["BootNotification", "StatusNotification"])  # fmt: skip
@@ -193,7 +225,7 @@ async def test_cutover_and_rollback_during_a_transaction_1_6(
         second = await charger.call(
             c16.StartTransaction(connector_id=1, id_tag="B", meter_start=5, timestamp=_now())
         )
-        await backends.route(charger_id, legacy)  # roll back while the second one runs
+        await backends.restore(before_cutover, charger_id, legacy)  # roll back: second runs
         await charger.call(
             c16.StopTransaction(
                 meter_stop=9, timestamp=_now(), transaction_id=second.transaction_id
