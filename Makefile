@@ -11,7 +11,7 @@ $(CURDIR)/.tools/bin/uv:
 	@echo "bootstrapping uv $(UV_VERSION) into .tools/ ..."
 	@python3 -m venv .tools && .tools/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
 
-.PHONY: help setup run test test-fast lint format check clean
+.PHONY: help setup run test test-fast fuzz lint format check clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,11 +22,23 @@ setup: | $(UV) ## Install every library, service and dev tool into .venv (from u
 run: setup ## Run the whole suite locally (embedded NATS + Postgres unless SY_NATS_URL / SY_DATABASE_URL)
 	@$(UV) run --frozen switchyard run
 
+.PHONY: demo
+demo: setup ## Watch a pilot and a wave migrate a simulated fleet from 'legacy' to 'new' (about a minute)
+	@$(UV) run --frozen switchyard demo
+
 test: setup ## Run every test: unit, component and end-to-end (real NATS, Postgres, sockets)
 	@$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 test-fast: setup ## Unit and component tests only (skips the end-to-end suite)
 	@$(UV) run --frozen pytest -m "not e2e" $(PYTEST_ARGS)
+
+fuzz: setup ## Fuzz every service's OpenAPI with schemathesis as admin: no 5xx, no schema violation
+	@SY_FUZZ=1 $(UV) run --frozen pytest tests/fuzz $(PYTEST_ARGS)
+
+.PHONY: bench
+BENCH_ARGS ?=
+bench: setup ## Measure Switchyard against going direct and ocpp-broker (results in bench/results; BENCH_ARGS=--quick)
+	@$(UV) run --frozen switchyard bench $(BENCH_ARGS)
 
 lint: setup ## ruff (lint + format check) and mypy --strict
 	@$(UV) run --frozen ruff check libs services tests

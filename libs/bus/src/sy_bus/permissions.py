@@ -148,7 +148,7 @@ _OWN: Mapping[str, _Own] = {
     ),
     "routing": _Own(),
     "journal": _Own(publish=(subjects.EVENTS_ALL,)),  # canonical events derived from frames
-    "migration": _Own(),
+    "migration": _Own(publish=(f"{P}.events.wave_transition.>",)),  # a wave moved on
 }
 
 

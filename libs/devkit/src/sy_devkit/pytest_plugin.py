@@ -16,6 +16,7 @@ from sy_devkit.auth import ADMIN_HEADERS, TEST_ADMIN_SHA256
 from sy_devkit.embedded_nats import EmbeddedNats
 from sy_devkit.embedded_postgres import EmbeddedPostgres
 from sy_devkit.net import free_port
+from sy_devkit.otlp import SpanCollector
 from sy_devkit.suite import SERVICES, ServiceProcess, Suite
 
 # Every service built or started by a test accepts the test admin token (as its bootstrap token).
@@ -31,6 +32,8 @@ def _workdir(name: str) -> Path:
 
 @pytest.fixture(scope="session")
 def nats_server() -> Iterator[EmbeddedNats]:
+    """NATS with the production users and permissions; `nats_server.url` is the unrestricted
+    admin user's, `nats_server.connect_url(service)` a service user's."""
     workdir = _workdir("nats")
     server = EmbeddedNats(workdir).start()
     yield server
@@ -61,9 +64,10 @@ def new_database(postgres_server: EmbeddedPostgres) -> Callable[[], str]:
 class RunningSuite:
     suite: Suite
     services: dict[str, ServiceProcess]
-    nats_url: str
-    database_url: str
+    nats_url: str  # the NATS admin user's URL, for tests that look at the bus
+    database_url: str  # the database admin's URL; services use suite.database_urls
     ocpp_port: int
+    spans: SpanCollector | None = None  # every span the services exported over OTLP
 
     def api(self, service: str) -> str:
         return self.services[service].api_url
@@ -88,8 +92,19 @@ class RunningSuite:
 def suite(nats_server: EmbeddedNats, new_database: Callable[[], str]) -> Iterator[RunningSuite]:
     """The whole suite running as separate processes against the fixture NATS and Postgres."""
     log_dir = _workdir("logs")
-    running = Suite(nats_url=nats_server.url, database_url=new_database(), log_dir=log_dir)
-    running.env = {"SY_LOG_LEVEL": "INFO", "SY_LOG_FORMAT": "json"}
+    running = Suite(
+        nats_url=nats_server.plain_url,
+        database_url=new_database(),
+        log_dir=log_dir,
+        # Every service connects as its own NATS user and its own database role.
+        service_env={name: nats_server.service_env(name) for name in SERVICES},
+    )
+    collector = SpanCollector().start()
+    running.env = {
+        "SY_LOG_LEVEL": "INFO",
+        "SY_LOG_FORMAT": "json",
+        "SY_OTLP_ENDPOINT": collector.endpoint,
+    }
     running.migrate()
     ports = {name: free_port() for name in SERVICES}
     ocpp_port = free_port()
@@ -97,9 +112,13 @@ def suite(nats_server: EmbeddedNats, new_database: Callable[[], str]) -> Iterato
         services = running.start(ports, ocpp_port=ocpp_port)
     except Exception:
         running.stop()
+        collector.stop()
         for log in sorted(log_dir.glob("*.log")):
             print(f"===== {log.name}\n{log.read_text()[-4000:]}")
         raise
-    yield RunningSuite(running, services, nats_server.url, running.database_url, ocpp_port)
+    yield RunningSuite(
+        running, services, nats_server.url, running.database_url, ocpp_port, collector
+    )
     running.stop()
+    collector.stop()
     shutil.rmtree(log_dir, ignore_errors=True)

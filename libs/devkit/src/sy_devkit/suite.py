@@ -6,20 +6,23 @@ as in a container, so the tests exercise the same entry points an operator deplo
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
 from sy_devkit.net import wait_for_port
+from sy_platform import db_roles
 
 SERVICES = ("routing", "connectors", "journal", "migration", "edge")
 DEFAULT_HTTP_PORTS = {"edge": 8701, "routing": 8702, "connectors": 8703, "journal": 8704}
@@ -45,24 +48,55 @@ class ServiceProcess:
 
 @dataclass
 class Suite:
+    """`database_url` is the admin connection: with `database_roles`, `migrate()` gives every
+    service a role of its own (owning only its schema) and each process connects as that role.
+    `service_env` holds per-service settings, e.g. each service's NATS user
+    (`EmbeddedNats.service_env`)."""
+
     nats_url: str
     database_url: str
     log_dir: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     processes: list[ServiceProcess] = field(default_factory=list)
+    service_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    database_roles: bool = True
+    database_urls: dict[str, str] = field(default_factory=dict)
 
-    def _env(self, extra: Mapping[str, str]) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update({"SY_NATS_URL": self.nats_url, "SY_DATABASE_URL": self.database_url})
+    def _env(self, service: str, extra: Mapping[str, str]) -> dict[str, str]:
+        # A local suite is for trying things out: chargers without credentials may connect to
+        # its edge (a deployed edge refuses them unless a policy allows it).
+        env = {"SY_ALLOW_UNAUTHENTICATED": "true", **os.environ}
+        env.update(
+            {
+                "SY_NATS_URL": self.nats_url,
+                "SY_DATABASE_URL": self.database_urls.get(service, self.database_url),
+            }
+        )
         env.update(self.env)
+        env.update(self.service_env.get(service, {}))
         env.update(extra)
         return env
 
+    def set_up_database_roles(self) -> None:
+        """One role per service (sy_<service>, a fresh password each run) owning its schema."""
+        roles = [db_roles.default_role(name, secrets.token_urlsafe(24)) for name in SERVICES]
+        try:
+            _in_own_loop(db_roles.set_up(self.database_url, roles))
+        except Exception as exc:
+            raise RuntimeError(
+                f"cannot create the services' database roles ({type(exc).__name__}: {exc}); "
+                "the database URL must be a superuser's, or a role's with CREATEROLE that owns "
+                "the database"
+            ) from exc
+        self.database_urls = {r.service: db_roles.role_url(self.database_url, r) for r in roles}
+
     def migrate(self) -> None:
+        if self.database_roles and not self.database_urls:
+            self.set_up_database_roles()
         for name in SERVICES:
             done = subprocess.run(
                 [sys.executable, "-m", f"sy_{name}", "migrate"],
-                env=self._env({}),
+                env=self._env(name, {}),
                 capture_output=True,
                 text=True,
             )
@@ -83,7 +117,7 @@ class Suite:
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-m", f"sy_{name}", "serve"],
-                env=self._env(env),
+                env=self._env(name, env),
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
@@ -116,10 +150,15 @@ class Suite:
     def start(
         self, http_ports: Mapping[str, int], ocpp_port: int = DEFAULT_OCPP_PORT
     ) -> dict[str, ServiceProcess]:
+        # Where each service's API is, for services that call another's (migration's controller).
+        apis = {
+            f"SY_{name.upper()}_URL": f"http://127.0.0.1:{port}"
+            for name, port in http_ports.items()
+        }
         started = {}
         for name in SERVICES:
             started[name] = self.start_service(
-                name, http_ports[name], ocpp_port=ocpp_port if name == "edge" else None
+                name, http_ports[name], ocpp_port=ocpp_port if name == "edge" else None, **apis
             )
         for service in started.values():
             self.wait_ready(service)
@@ -142,3 +181,22 @@ def _echo(label: str, stream: IO[bytes]) -> None:
     for line in iter(stream.readline, b""):
         sys.stdout.write(f"{label:<11}| {line.decode(errors='replace')}")
         sys.stdout.flush()
+
+
+def _in_own_loop(work: Coroutine[Any, Any, Any]) -> Any:
+    """Run `work` to completion even when the caller is inside an event loop (a test)."""
+    result: list[Any] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(asyncio.run(work))
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="sy-suite-setup")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]

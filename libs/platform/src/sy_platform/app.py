@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.middleware.base import RequestResponseEndpoint
 
 from sy_bus import streams
@@ -20,6 +24,8 @@ from sy_platform.deps import get_runtime as get_runtime
 from sy_platform.runtime import Runtime, runtime
 from sy_platform.settings import ServiceSettings
 from sy_platform.telemetry import setup_tracing
+
+log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 # A service's own moving parts: started after NATS and the database, stopped before them.
@@ -108,6 +114,9 @@ def service_app(
     )
     app.state.settings = settings
     app.state.service = service
+    _describe_plain_422(app)
+    app.add_exception_handler(DBAPIError, _data_refused)
+    app.add_exception_handler(asyncpg.DataError, _data_refused)
     app.include_router(_probes(app))
     guarded = [Depends(authorize)]
     for router in (*routers, audit_api.router):
@@ -123,6 +132,40 @@ def service_app(
         return response
 
     return app
+
+
+async def _data_refused(request: Request, exc: Exception) -> Response:
+    """A value the database cannot take (SQLSTATE class 22: a number out of range, a NUL in a
+    text, ...) came from the caller's input: answer 422, not 500. Anything else is ours: 500."""
+    orig = getattr(exc, "orig", exc)
+    if not str(getattr(orig, "sqlstate", "")).startswith("22"):
+        raise exc
+    message = str(getattr(orig, "__cause__", None) or orig).splitlines()[0][:300]
+    log.info("%s %s: input refused by the database: %s", request.method, request.url.path, message)
+    return JSONResponse({"detail": f"a value cannot be stored or compared: {message}"}, 422)
+
+
+def _describe_plain_422(app: FastAPI) -> None:
+    """Our 422s carry either FastAPI's list of field errors or one sentence (a handler's own
+    check, e.g. "'since' must be before 'until'"); say so in the OpenAPI document, so clients and
+    schema checks (`make fuzz`) expect both."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        error = schema.get("components", {}).get("schemas", {}).get("HTTPValidationError")
+        if error and "detail" in error.get("properties", {}):
+            listed = error["properties"]["detail"]
+            error["properties"]["detail"] = {
+                "anyOf": [listed, {"type": "string"}],
+                "title": "Detail",
+                "description": "The invalid fields, or one sentence saying what is wrong.",
+            }
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 AUTH_NOTE = """

@@ -47,7 +47,13 @@ def run_env(metadata: MetaData) -> None:
     async def main() -> None:
         engine = create_async_engine(url, poolclass=pool.NullPool)
         async with engine.connect() as conn:
-            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            # Only when missing: CREATE SCHEMA, even IF NOT EXISTS, needs CREATE on the database,
+            # which a service's own role (owning its schema, see db_roles) does not have.
+            found = await conn.scalar(
+                text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}
+            )
+            if not found:
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             await conn.commit()
             await conn.run_sync(migrate)
             await conn.commit()

@@ -11,7 +11,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from sy_bus import connect, streams
+from sy_bus import connect, permissions, streams
 from sy_platform.db import create_engine, ping, session_factory
 from sy_platform.settings import ServiceSettings
 
@@ -37,7 +37,12 @@ class Runtime:
 
 @asynccontextmanager
 async def runtime(service: str, settings: ServiceSettings) -> AsyncIterator[Runtime]:
-    nc = await connect(settings.nats_url, name=f"sy-{service}-{settings.instance_id}")
+    nc = await connect(
+        settings.nats_url,
+        name=f"sy-{service}-{settings.instance_id}",
+        auth=settings.nats_auth(),
+        inbox_prefix=permissions.inbox_prefix(service),
+    )
     js = nc.jetstream()
     await streams.ensure_streams(js)
     engine = create_engine(settings.database_url)

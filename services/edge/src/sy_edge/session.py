@@ -3,6 +3,11 @@
 Reading never waits on the bus: a charger CALL goes to the `up` lane, a backend CALL to the
 `down` lane, each running one CALL at a time (invariant 2), while the reader keeps taking the
 charger's answers. Every frame is captured to JetStream by the frame publisher (invariant 4).
+
+Charger frames go through, in order: the rate limit, decoding (with the charger's json-repair
+quirk rules when the text does not parse), the charger's quirk rules, the message-id rules and
+schema validation (strict: CALLERROR, lenient: logged and forwarded). The captured record keeps
+the frame as received (`raw`) and, when rules changed it, what was forwarded (`normalized`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from sy_codec import (
     CallResultError,
     ErrorKind,
     FrameError,
+    Message,
     OcppVersion,
     decode,
     encode,
@@ -38,28 +44,47 @@ from sy_codec import (
     validate_call,
 )
 from sy_edge import metrics
+from sy_edge.admitted import Admitted
 from sy_edge.context import EdgeContext
+from sy_edge.control import Control
+from sy_edge.intake import CallIds, RateLimit
 from sy_edge.recorder import Opened
 from sy_platform.logs import charger_id_var
 from sy_platform.telemetry import inject_headers
+from sy_quirks import BootInfo
 
 log = logging.getLogger(__name__)
+NULL_PAYLOAD_RULE = "edge/null-payload"
 tracer = trace.get_tracer("sy_edge")
 
 
 class ChargerSession:
     def __init__(
-        self, ws: ServerConnection, charger_id: str, version: OcppVersion, ctx: EdgeContext
+        self,
+        ws: ServerConnection,
+        charger_id: str,
+        version: OcppVersion,
+        ctx: EdgeContext,
+        admitted: Admitted,
     ) -> None:
         self.ws = ws
         self.charger_id = charger_id
         self.version = version
         self.ctx = ctx
+        self.admitted = admitted
         self.connection_id = uuid.uuid4().hex
         self.connected_at = time.time()
+        self.connected_ns = time.time_ns()
+        self.strict = admitted.policy.validation == "strict"
+        self.boot = admitted.boot
+        self.quirks = ctx.quirks.select(self.boot, admitted.policy.quirk_profiles)
+        self.leave_reason = ""  # why the edge closed the socket, for presence
         self._log = {"charger_id": charger_id}
         self._up_subject = subjects.up(charger_id)
         self._pending = PendingCalls()
+        self._ids = CallIds()
+        self._rate = RateLimit(ctx.settings.rate_limit_per_s, ctx.settings.rate_limit_burst)
+        self._down_actions: dict[str, str] = {}
         self._up: Lane[tuple[Call, str]] = Lane(
             f"up:{charger_id}", self._relay_up, on_drop=lambda _: None
         )
@@ -87,48 +112,154 @@ class ChargerSession:
         finally:
             await self._detach()
 
+    def close(self, code: int, reason: str, why: str) -> None:
+        """Close the socket from the edge's side (takeover, drain, revocation, abuse)."""
+        self.leave_reason = why
+        self._spawn(self.ws.close(code, reason))
+
     # -- frames from the charger -------------------------------------------------------------
 
     def _on_frame(self, message: str | bytes) -> None:
         ts = time.time_ns()
         text = message if isinstance(message, str) else message.decode("utf-8", "replace")
         metrics.FRAMES.labels("from_charger").inc()
+        rules: list[str] = []
         try:
-            msg = decode(message, self.version)
+            msg: Message = decode(message, self.version)
         except FrameError as err:
-            self._capture(FrameDirection.FROM_CHARGER, text, ts)
-            if err.answerable:
-                log.warning("malformed frame from charger: %s", err.description, extra=self._log)
-                self._answer_locally(err.to_call_error(self.version))
-            else:
-                metrics.DROPPED.labels("malformed_answer").inc()
-                log.warning("malformed answer dropped: %s", err.description, extra=self._log)
-            return
-        action = msg.action if isinstance(msg, Call) else None
-        self._capture(FrameDirection.FROM_CHARGER, text, ts, msg.message_id, action)
+            repaired = self._repair(text, err)
+            if repaired is None:
+                self._refuse_frame(text, ts, err)
+                return
+            msg, rules = repaired
         if isinstance(msg, Call):
-            try:
-                validate_call(msg, self.version)
-            except FrameError as err:
+            self._on_call(msg, text, ts, rules)
+        elif isinstance(msg, CallResult | CallError | CallResultError):
+            self._on_answer(msg, text, ts, rules)
+        else:  # OCPP 2.1 SEND: nothing to answer; relaying it to backends comes later
+            self._capture(FrameDirection.FROM_CHARGER, text, ts, msg.message_id, msg.action)
+            log.info("SEND %s from charger recorded", msg.action, extra=self._log)
+
+    def _repair(self, text: str, err: FrameError) -> tuple[Message, list[str]] | None:
+        if err.kind is not ErrorKind.FORMAT or not self.quirks or err.message_id is not None:
+            return None
+        fixed, rules = self.quirks.repair_json(text)
+        if not rules:
+            return None
+        try:
+            return decode(fixed, self.version), rules
+        except FrameError:
+            return None
+
+    def _refuse_frame(self, text: str, ts: int, err: FrameError) -> None:
+        self._capture(FrameDirection.FROM_CHARGER, text, ts)
+        if not err.answerable:
+            metrics.DROPPED.labels("malformed_answer").inc()
+            log.warning("malformed answer dropped: %s", err.description, extra=self._log)
+            return
+        if not self._within_rate():
+            return
+        log.warning("malformed frame from charger: %s", err.description, extra=self._log)
+        self._answer_locally(err.to_call_error(self.version))
+
+    def _on_call(self, call: Call, text: str, ts: int, rules: list[str]) -> None:
+        if not self._within_rate():
+            self._capture(FrameDirection.FROM_CHARGER, text, ts, call.message_id, call.action)
+            if not self._rate.abusive:
+                description = f"rate limited: at most {self._rate.rate:g} CALLs per second"
+                self._answer_locally(
+                    CallError(
+                        call.message_id, error_code(ErrorKind.GENERIC, self.version), description
+                    )
+                )
+            return
+        if call.action == "BootNotification":
+            self._on_boot(call.payload)
+        if self.quirks:
+            rules += self.quirks.normalize(
+                call.payload, action=call.action, version=self.version.value
+            )
+        if not call.payload and text.rstrip().endswith("null]"):
+            # OCPP-J allows null for "no payload" (1.6 §4.2.1, 2.0.1 Part 4 §4.1.5), backends
+            # built on common libraries do not: forward the recommended {}.
+            rules.append(NULL_PAYLOAD_RULE)
+        forwarded = encode(call) if rules else text
+        self._capture(
+            FrameDirection.FROM_CHARGER, text, ts, call.message_id, call.action, forwarded, rules
+        )
+        problem = self._ids.problem(call.message_id, strict=self.strict)
+        if problem is not None:
+            log.warning("refused CALL %s: %s", call.action, problem, extra=self._log)
+            self._answer_locally(
+                FrameError(
+                    ErrorKind.RPC_FRAMEWORK, problem, message_id=call.message_id
+                ).to_call_error(self.version)
+            )
+            return
+        try:
+            validate_call(call, self.version)
+        except FrameError as err:
+            if self.strict:
                 log.warning(
-                    "invalid %s from charger: %s", msg.action, err.description, extra=self._log
+                    "invalid %s from charger: %s", call.action, err.description, extra=self._log
                 )
                 self._answer_locally(err.to_call_error(self.version))
                 return
-            self._up.submit((msg, text))
-        elif isinstance(msg, CallResult | CallError | CallResultError):
-            if not self._pending.resolve(msg.message_id, text):
-                metrics.DROPPED.labels("unknown_message_id").inc()
-                log.warning(
-                    "answer with unknown message id %r dropped", msg.message_id, extra=self._log
-                )
-        else:  # OCPP 2.1 SEND: nothing to answer; relaying it to backends comes later
-            log.info("SEND %s from charger recorded", msg.action, extra=self._log)
+            metrics.LENIENT.labels(err.kind.value).inc()
+            log.warning(
+                "invalid %s from charger forwarded (lenient): %s",
+                call.action,
+                err.description,
+                extra=self._log,
+            )
+        self._ids.opened(call.message_id)
+        self._up.submit((call, forwarded))
+
+    def _on_answer(
+        self, msg: CallResult | CallError | CallResultError, text: str, ts: int, rules: list[str]
+    ) -> None:
+        action = self._down_actions.get(msg.message_id)
+        if isinstance(msg, CallResult) and action and self.quirks:
+            rules += self.quirks.normalize(
+                msg.payload, action=action, version=self.version.value, message="result"
+            )
+        forwarded = encode(msg) if rules else text
+        self._capture(FrameDirection.FROM_CHARGER, text, ts, msg.message_id, None, forwarded, rules)
+        if not self._pending.resolve(msg.message_id, forwarded):
+            metrics.DROPPED.labels("unknown_message_id").inc()
+            log.warning(
+                "answer with unknown message id %r dropped", msg.message_id, extra=self._log
+            )
+
+    def _within_rate(self) -> bool:
+        if self._rate.allow():
+            return True
+        metrics.RATE_LIMITED.inc()
+        if self._rate.abusive and not self.leave_reason:
+            log.warning("charger ignores rate limiting; disconnecting", extra=self._log)
+            self.close(1008, "message rate limit exceeded", "rate limit exceeded")
+        return False
+
+    def _on_boot(self, payload: dict[str, Any]) -> None:
+        boot = BootInfo.from_boot(payload, self.version.value)
+        if boot is None or boot == self.boot:
+            return
+        self.boot = boot
+        self.quirks = self.ctx.quirks.select(boot, self.admitted.policy.quirk_profiles)
+        self.ctx.access.boot_seen(self.charger_id, boot, self.version.value)
+        if self.quirks:
+            log.info("quirk profiles %s", ",".join(self.quirks.profiles), extra=self._log)
 
     # -- charger CALL -> bus -> backend answer -------------------------------------------------
 
     async def _relay_up(self, item: tuple[Call, str]) -> None:
         call, text = item
+        try:
+            await self._relay_up_call(call, text)
+        finally:
+            self._ids.done(call.message_id)
+
+    async def _relay_up_call(self, call: Call, text: str) -> None:
         started = time.perf_counter()
         headers = {
             Header.CHARGER: self.charger_id,
@@ -190,7 +321,17 @@ class ChargerSession:
                 ).encode()
             )
             return
-        await self._send(text, call.message_id, action=call.action)
+        rules: list[str] = []
+        if self.quirks:
+            rules = self.quirks.normalize(
+                call.payload,
+                action=call.action,
+                version=self.version.value,
+                direction="to_charger",
+            )
+        sent = encode(call) if rules else text
+        self._down_actions[call.message_id] = call.action
+        await self._send(sent, call.message_id, action=call.action, raw=text, rules=rules)
         timeout = self.ctx.settings.charger_call_timeout_s
         try:
             answer = await self._pending.wait(call.message_id, waiting, timeout)
@@ -200,6 +341,8 @@ class ChargerSession:
             )
         except ConnectionError:
             answer = self._error(call.message_id, ErrorKind.INTERNAL, "charger disconnected")
+        finally:
+            self._down_actions.pop(call.message_id, None)
         await msg.respond(answer.encode())
 
     def _refuse_down(self, msg: Msg) -> None:
@@ -219,7 +362,15 @@ class ChargerSession:
         metrics.CALL_ERRORS.labels(error.error_code).inc()
         self._spawn(self._send(encode(error), error.message_id))
 
-    async def _send(self, text: str, message_id: str, action: str | None = None) -> None:
+    async def _send(
+        self,
+        text: str,
+        message_id: str,
+        action: str | None = None,
+        *,
+        raw: str | None = None,
+        rules: list[str] | None = None,
+    ) -> None:
         ts = time.time_ns()
         try:
             await self.ws.send(text)
@@ -227,7 +378,12 @@ class ChargerSession:
             log.info("charger gone before frame %s was sent", message_id, extra=self._log)
             return
         metrics.FRAMES.labels("to_charger").inc()
-        self._capture(FrameDirection.TO_CHARGER, text, ts, message_id, action)
+        if rules:
+            self._capture(
+                FrameDirection.TO_CHARGER, raw or text, ts, message_id, action, text, rules
+            )
+        else:
+            self._capture(FrameDirection.TO_CHARGER, text, ts, message_id, action)
 
     def _capture(
         self,
@@ -236,7 +392,11 @@ class ChargerSession:
         ts: int,
         message_id: str | None = None,
         action: str | None = None,
+        normalized: str | None = None,
+        rules: list[str] | None = None,
     ) -> None:
+        if rules:
+            self.ctx.count_rules(self.charger_id, rules)
         self.ctx.frames.capture(
             FrameRecord(
                 charger_id=self.charger_id,
@@ -249,6 +409,8 @@ class ChargerSession:
                 action=action,
                 instance=self.ctx.instance,
                 connection_id=self.connection_id,
+                normalized=normalized if rules else None,
+                rules=list(rules or ()),
             )
         )
 
@@ -264,11 +426,19 @@ class ChargerSession:
         self.ctx.sessions[self.charger_id] = self
         if previous is not None:  # newest connection wins
             log.info("charger reconnected; closing its previous socket", extra=self._log)
-            await previous.ws.close(1000, "replaced by a newer connection")
+            previous.close(1000, "replaced by a newer connection", "replaced by a newer connection")
         self._down_sub = await self.ctx.nc.subscribe(
             subjects.down(self.charger_id), cb=self._on_down
         )
-        await self._announce(connected=True)
+        # Any other replica still holding an older socket of this charger closes it.
+        takeover = Control(
+            "takeover", self.charger_id, self.ctx.instance, self.connection_id, self.connected_ns
+        )
+        try:
+            await self.ctx.nc.publish(subjects.control(self.charger_id), takeover.to_bytes())
+        except Exception as exc:
+            log.warning("takeover not published: %s", exc, extra=self._log)
+        await self._announce(connected=True, reason=self.admitted.how)
         self.ctx.recorder.opened(
             Opened(
                 self.connection_id,
@@ -281,7 +451,13 @@ class ChargerSession:
         )
         metrics.CONNECTED.inc()
         metrics.CONNECTS.labels(self.version.value).inc()
-        log.info("charger connected (%s) from %s", self.version.value, self.remote, extra=self._log)
+        log.info(
+            "charger connected (%s) from %s: %s",
+            self.version.value,
+            self.remote,
+            self.admitted.how,
+            extra=self._log,
+        )
 
     async def _detach(self) -> None:
         metrics.CONNECTED.dec()
@@ -295,9 +471,10 @@ class ChargerSession:
         await self._down.close()
         await self._up.close()
         code, reason = self.ws.close_code, self.ws.close_reason or ""
-        await self._announce(connected=False, reason=f"{code} {reason}".strip())
-        self.ctx.recorder.closed(self.connection_id, self.charger_id, code, reason)
-        log.info("charger disconnected (%s %s)", code, reason, extra=self._log)
+        why = self.leave_reason or f"{code} {reason}".strip()
+        await self._announce(connected=False, reason=why)
+        self.ctx.recorder.closed(self.connection_id, self.charger_id, code, why)
+        log.info("charger disconnected (%s %s): %s", code, reason, why, extra=self._log)
 
     async def _announce(self, *, connected: bool, reason: str = "") -> None:
         record = Presence(

@@ -20,10 +20,86 @@ class EdgeSettings(ServiceSettings):
     charger_call_timeout_s: float = Field(
         30.0, description="How long a backend CALL may wait for the charger's answer."
     )
-    max_frame_bytes: int = Field(262_144, description="Largest WebSocket message accepted.")
+    max_frame_bytes: int = Field(
+        262_144, description="Largest WebSocket message accepted; larger ones close with 1009."
+    )
     ping_interval_s: float | None = Field(
         30.0, description="WebSocket ping interval toward chargers; null disables pings."
     )
+    ping_timeout_s: float | None = Field(
+        None,
+        description="Idle timeout: close a charger whose pong is this late (default: the ping "
+        "interval).",
+    )
     max_queued_calls: int = Field(
         100, description="Backend CALLs queued per charger before new ones are refused."
+    )
+
+    # -- security profiles (docs/security.md) ---------------------------------------------------
+    allow_unauthenticated: bool = Field(
+        False,
+        description="Whether chargers with no credentials may connect when no charger policy "
+        "says otherwise. Off by default; per charger / id pattern via /policies.",
+    )
+    tls_cert_file: str | None = Field(
+        None, description="PEM server certificate (chain); set it to serve wss:// (profiles 2, 3)."
+    )
+    tls_key_file: str | None = Field(None, description="PEM private key of tls_cert_file.")
+    tls_client_ca_file: str | None = Field(
+        None,
+        description="PEM CA bundle that signs charger certificates; set it to accept profile 3 "
+        "(client certificates are then requested, not required, so profile 2 shares the port).",
+    )
+    trusted_proxies: list[str] = Field(
+        [],
+        description="CIDRs of ingress proxies that end TLS; only their identity headers count.",
+    )
+    proxy_cert_header: str | None = Field(
+        None,
+        description="Header a trusted proxy puts the verified client certificate in (URL-encoded "
+        "PEM, e.g. nginx $ssl_client_escaped_cert, Envoy XFCC Cert=).",
+    )
+    proxy_identity_header: str | None = Field(
+        None,
+        description="Header a trusted proxy puts the verified certificate's subject CN in.",
+    )
+    proxy_proto_header: str = Field(
+        "X-Forwarded-Proto",
+        description="Header in which a trusted proxy says the charger used TLS (https / wss).",
+    )
+    access_cache_s: float = Field(
+        60.0, description="How long a charger's credential and policy stay cached on a replica."
+    )
+    verified_cache_s: float = Field(
+        600.0, description="How long a verified password is remembered (skips the KDF)."
+    )
+
+    # -- conformance ----------------------------------------------------------------------------
+    validation: str = Field(
+        "strict",
+        pattern="^(strict|lenient)$",
+        description="Schema violations: strict answers CALLERROR, lenient logs and forwards. "
+        "Per charger / id pattern via /policies.",
+    )
+    rate_limit_per_s: float = Field(
+        20.0, description="CALLs a charger may send per second, sustained (token bucket)."
+    )
+    rate_limit_burst: int = Field(60, description="CALLs a charger may send at once (bucket size).")
+
+    # -- quirks -----------------------------------------------------------------------------------
+    quirks_dirs: list[str] = Field(
+        [], description="Directories with the operator's own quirk profiles (*.yaml)."
+    )
+
+    # -- storms and drain -------------------------------------------------------------------------
+    handshake_rate_per_s: float = Field(
+        200.0, description="Charger handshakes admitted per second, sustained (token bucket)."
+    )
+    handshake_burst: int = Field(400, description="Handshakes admitted at once (bucket size).")
+    retry_after_jitter_s: int = Field(
+        10, description="Up to this many seconds are added at random to Retry-After on HTTP 503."
+    )
+    drain_seconds: float = Field(
+        20.0,
+        description="On SIGTERM, charger sockets are closed (1001) spread over this many seconds.",
     )

@@ -1,5 +1,35 @@
 """Command groups. Each module has `register(commands, common)`; add a module, then list it here."""
 
-from sy_cli.groups import backends, exports, reconcile, routes, run, tokens, trace
+from sy_cli.groups import (
+    backends,
+    bench,
+    chargers,
+    demo,
+    estate,
+    evidence,
+    exports,
+    fleet,
+    reconcile,
+    routes,
+    run,
+    tokens,
+    trace,
+    wave,
+)
 
-GROUPS = (run, backends, routes, trace, tokens, exports, reconcile)
+GROUPS = (
+    run,
+    backends,
+    routes,
+    fleet,
+    trace,
+    tokens,
+    exports,
+    reconcile,
+    chargers,
+    bench,
+    wave,
+    estate,
+    evidence,
+    demo,
+)

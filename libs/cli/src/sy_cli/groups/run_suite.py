@@ -54,14 +54,17 @@ def run_suite(port_base: int, ocpp_port: int) -> int:
             )
     with ExitStack() as stack:
         nats_url = os.environ.get("SY_NATS_URL")
+        service_env: dict[str, dict[str, str]] = {}
         if not nats_url:
             port = DEFAULT_NATS_PORT if _port_free(DEFAULT_NATS_PORT) else free_port()
             _say(
-                f"starting embedded NATS with JetStream on 127.0.0.1:{port} (data in {state}/nats)"
+                f"starting embedded NATS with JetStream on 127.0.0.1:{port} (data in {state}/nats;"
+                " one user per service, passwords new each run)"
             )
             server = EmbeddedNats(state / "nats", port).start()
             stack.callback(server.stop)
-            nats_url = server.url
+            nats_url = server.plain_url
+            service_env = {name: server.service_env(name) for name in SERVICES}
         database_url = os.environ.get("SY_DATABASE_URL")
         if not database_url:
             port = DEFAULT_PG_PORT if _port_free(DEFAULT_PG_PORT) else free_port()
@@ -70,13 +73,18 @@ def run_suite(port_base: int, ocpp_port: int) -> int:
             stack.callback(pg.stop)
             database_url = pg.create_database("switchyard")
         token_sha256 = _local_admin_token()
-        suite = Suite(nats_url=nats_url, database_url=database_url)
+        # Each service gets its own database role, owning only its schema (the URL given is
+        # the admin's: it creates the roles).
+        suite = Suite(nats_url=nats_url, database_url=database_url, service_env=service_env)
         suite.env = {
             "SY_LOG_FORMAT": os.environ.get("SY_LOG_FORMAT", "text"),
             "SY_BOOTSTRAP_TOKEN_SHA256": token_sha256,
         }
-        _say("running database migrations for every service ...")
-        suite.migrate()
+        _say("creating a database role per service, then running every service's migrations ...")
+        try:
+            suite.migrate()
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from None
         stack.callback(suite.stop)
         _say("starting " + ", ".join(SERVICES) + " ...")
         services = suite.start(http_ports, ocpp_port=ocpp_port)

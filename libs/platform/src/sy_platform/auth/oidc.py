@@ -11,14 +11,24 @@ import jwt
 from sy_platform.auth.roles import Principal, Role
 
 JWKS_TTL_S = 300.0
+# An unknown kid may mean the provider rotated its keys, or a caller made it up: refetch for
+# one at most this often, so anonymous requests cannot make us hammer the provider.
+UNKNOWN_KID_REFETCH_S = 30.0
 ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 
 
 class OidcVerifier:
     def __init__(
-        self, jwks_url: str, issuer: str | None, audience: str | None, roles_claim: str
+        self,
+        jwks_url: str,
+        issuer: str | None,
+        audience: str | None,
+        roles_claim: str,
+        *,
+        unknown_kid_refetch_s: float = UNKNOWN_KID_REFETCH_S,
     ) -> None:
         self._jwks_url = jwks_url
+        self._unknown_kid_refetch_s = unknown_kid_refetch_s
         self._issuer = issuer
         self._audience = audience
         self._roles_claim = roles_claim
@@ -26,8 +36,10 @@ class OidcVerifier:
         self._fetched_at = 0.0
 
     async def _key(self, kid: str) -> jwt.PyJWK | None:
-        stale = time.monotonic() - self._fetched_at > JWKS_TTL_S
-        if stale or kid not in self._keys:  # a new kid means the provider rotated its keys
+        age = time.monotonic() - self._fetched_at
+        stale = age > JWKS_TTL_S
+        rotated = kid not in self._keys and age > self._unknown_kid_refetch_s
+        if stale or rotated:
             async with httpx.AsyncClient(timeout=5) as client:
                 response = await client.get(self._jwks_url)
                 response.raise_for_status()
