@@ -132,6 +132,8 @@ _OWN: Mapping[str, _Own] = {
             f"{P}.presence.>",
             f"{P}.ctl.>",
             *_frames(FrameDirection.FROM_CHARGER, FrameDirection.TO_CHARGER),
+            f"{P}.events.charger_connected.*",  # its chargers' connection events
+            f"{P}.events.charger_disconnected.*",
         ),
         subscribe=(f"{P}.down.>", f"{P}.ctl.>"),
         answers_requests=True,  # sy.down.<cp>

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sy_devkit.auth import ADMIN_HEADERS, TEST_ADMIN_SHA256
+from sy_devkit.auth import ADMIN_HEADERS, TEST_ADMIN_SHA256, TEST_ADMIN_TOKEN
 from sy_devkit.embedded_nats import EmbeddedNats
 from sy_devkit.embedded_postgres import EmbeddedPostgres
 from sy_devkit.net import free_port
@@ -97,7 +97,14 @@ def suite(nats_server: EmbeddedNats, new_database: Callable[[], str]) -> Iterato
         database_url=new_database(),
         log_dir=log_dir,
         # Every service connects as its own NATS user and its own database role.
-        service_env={name: nats_server.service_env(name) for name in SERVICES},
+        service_env={
+            name: {
+                **nats_server.service_env(name),
+                # The migration controller calls routing and the journal with a token.
+                **({"SY_SERVICE_TOKEN": TEST_ADMIN_TOKEN} if name == "migration" else {}),
+            }
+            for name in SERVICES
+        },
     )
     collector = SpanCollector().start()
     running.env = {

@@ -49,6 +49,8 @@ from sy_edge.context import EdgeContext
 from sy_edge.control import Control
 from sy_edge.intake import CallIds, RateLimit
 from sy_edge.recorder import Opened
+from sy_events.models import ChargerConnected, ChargerDisconnected, to_json
+from sy_events.subjects import subject_for
 from sy_platform.logs import charger_id_var
 from sy_platform.telemetry import inject_headers
 from sy_quirks import BootInfo
@@ -500,6 +502,31 @@ class ChargerSession:
                     await self.ctx.presence.delete(key, last=entry.revision)
         except Exception as exc:  # presence is advisory; the socket matters more
             log.warning("presence update failed: %s", exc, extra=self._log)
+        await self._publish_event(connected, reason)
+
+    async def _publish_event(self, connected: bool, reason: str) -> None:
+        """The canonical connected/disconnected event, for the journal's availability and
+        reconnect metrics and for downstream subscribers (docs/events.md)."""
+        common = {
+            "event_id": f"{'c' if connected else 'd'}-{self.connection_id}",
+            "charger_id": self.charger_id,
+            "ts": _utcnow(),
+            "ocpp": self.version.value,
+            "connection_id": self.connection_id,
+            "instance": self.ctx.instance,
+        }
+        event: ChargerConnected | ChargerDisconnected
+        if connected:
+            event = ChargerConnected(**common, security_profile=self.admitted.verdict.profile)
+        else:
+            code = self.ws.close_code
+            event = ChargerDisconnected(**common, reason=reason or "closed", close_code=code)
+        try:
+            await self.ctx.nc.jetstream().publish(
+                subject_for(event), to_json(event), headers={Header.DEDUP: event.event_id}
+            )
+        except Exception as exc:  # the event is lost, the charger is not: say so
+            log.warning("connection event not published: %r", exc, extra=self._log)
 
 
 def _peek_type(text: str) -> int | None:

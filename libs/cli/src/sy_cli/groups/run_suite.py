@@ -73,6 +73,11 @@ def run_suite(port_base: int, ocpp_port: int) -> int:
             stack.callback(pg.stop)
             database_url = pg.create_database("switchyard")
         token_sha256 = _local_admin_token()
+        # The migration controller drives routing and reads the journal through their APIs;
+        # locally it uses the local admin token (in a cluster: a named operator token).
+        service_env.setdefault("migration", {})["SY_SERVICE_TOKEN"] = (
+            token_file().read_text().strip()
+        )
         # Each service gets its own database role, owning only its schema (the URL given is
         # the admin's: it creates the roles).
         suite = Suite(nats_url=nats_url, database_url=database_url, service_env=service_env)
