@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from sy_devkit.suite import DEFAULT_HTTP_PORTS
+from sy_devkit.layout import DEFAULT_HTTP_PORTS
 
 ENV = {name: f"SY_{name.upper()}_URL" for name in DEFAULT_HTTP_PORTS}
 

@@ -21,13 +21,11 @@ from typing import IO, Any
 
 import httpx
 
+from sy_devkit.layout import DEFAULT_HTTP_PORTS, DEFAULT_OCPP_PORT, SERVICES
 from sy_devkit.net import wait_for_port
 from sy_platform import db_roles
 
-SERVICES = ("routing", "connectors", "journal", "migration", "edge")
-DEFAULT_HTTP_PORTS = {"edge": 8701, "routing": 8702, "connectors": 8703, "journal": 8704}
-DEFAULT_HTTP_PORTS["migration"] = 8705
-DEFAULT_OCPP_PORT = 9000
+__all__ = ["DEFAULT_HTTP_PORTS", "DEFAULT_OCPP_PORT", "SERVICES", "ServiceProcess", "Suite"]
 
 
 @dataclass
