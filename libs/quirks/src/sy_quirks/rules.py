@@ -8,6 +8,7 @@ each frame it changed) and may be narrowed to some `actions`, OCPP `versions`, a
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -23,7 +24,7 @@ MESSAGES = ("call", "result")
 
 
 @dataclass(frozen=True, kw_only=True)
-class Rule:
+class Rule(ABC):
     type: ClassVar[str]
     id: str
     actions: frozenset[str] | None = None
@@ -39,8 +40,9 @@ class Rule:
             and (self.versions is None or version in self.versions)
         )
 
+    @abstractmethod
     def apply(self, payload: dict[str, Any], action: str, version: str) -> bool:
-        raise NotImplementedError
+        """Rewrite `payload` in place; True when this rule changed something."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,6 +182,9 @@ class JsonRule(Rule):
 
     def repair(self, text: str) -> tuple[str, list[str]]:
         return jsonrepair.repair(text, self.fixes)
+
+    def apply(self, payload: dict[str, Any], action: str, version: str) -> bool:
+        return False  # it works on the frame's text, before there is a payload: see repair()
 
 
 RULE_TYPES: dict[str, type[Rule]] = {
