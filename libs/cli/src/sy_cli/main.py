@@ -34,8 +34,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Behave like other shell tools when piped into `head`: stop quietly.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = _parser().parse_args(argv)
     try:
         status = args.handler(args)
@@ -47,5 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(status or 0)
 
 
-if __name__ == "__main__":
+def console() -> None:
+    """The `switchyard` command. Only here (not in `main`, which tests call in-process) does it
+    behave like other shell tools when piped into `head`: stop quietly on a closed pipe."""
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    console()
