@@ -465,3 +465,32 @@ def _chart_yaml() -> dict[str, Any]:
 def _scenario(name: str) -> dict[str, Any]:
     values: dict[str, Any] = yaml.safe_load((CHART / "ci" / f"{name}-values.yaml").read_text())
     return values
+
+
+def test_admin_api_auth_reaches_every_service(rendered_scenarios: dict[str, Any]) -> None:
+    """The bootstrap token's hash comes from a Secret (never the token itself), OIDC settings are
+    passed through, and a scenario that configures neither sets neither."""
+    production = rendered_scenarios["production"]
+    secret = production.get("Secret", f"{RELEASE}-auth")
+    assert set(secret["stringData"]) == {"bootstrap-token-sha256"}
+    assert len(secret["stringData"]["bootstrap-token-sha256"]) == 64
+    for service in SERVICES:
+        container = production.component("Deployment", service)["spec"]["template"]["spec"][
+            "containers"
+        ][0]
+        env = env_of(container)
+        ref = env["SY_BOOTSTRAP_TOKEN_SHA256"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": f"{RELEASE}-auth", "key": "bootstrap-token-sha256"}
+        assert env["SY_OIDC_JWKS_URL"]["value"].startswith("https://")
+        assert env["SY_OIDC_AUDIENCE"]["value"] == "switchyard"
+    existing = rendered_scenarios["existing-secrets"]
+    assert existing.find("Secret", f"{RELEASE}-auth") is None
+    edge = existing.component("Deployment", "edge")["spec"]["template"]["spec"]["containers"][0]
+    ref = env_of(edge)["SY_BOOTSTRAP_TOKEN_SHA256"]["valueFrom"]["secretKeyRef"]
+    assert ref["name"] == "switchyard-auth"
+    minimal = rendered_scenarios["minimal"]
+    routing = minimal.component("Deployment", "routing")["spec"]["template"]["spec"]["containers"][
+        0
+    ]
+    assert "SY_BOOTSTRAP_TOKEN_SHA256" not in env_of(routing)
+    assert "SY_OIDC_JWKS_URL" not in env_of(routing)

@@ -180,6 +180,29 @@ securityContext:
 - name: SY_OTLP_ENDPOINT
   value: {{ . | quote }}
 {{- end }}
+{{- if or .Values.auth.bootstrapTokenSha256 .Values.auth.existingSecret }}
+- name: SY_BOOTSTRAP_TOKEN_SHA256
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.auth.existingSecret | default (printf "%s-auth" (include "switchyard.fullname" .)) }}
+      key: bootstrap-token-sha256
+{{- end }}
+{{- with .Values.auth.oidc }}
+{{- if .jwksUrl }}
+- name: SY_OIDC_JWKS_URL
+  value: {{ .jwksUrl | quote }}
+- name: SY_OIDC_ROLES_CLAIM
+  value: {{ .rolesClaim | default "roles" | quote }}
+{{- with .issuer }}
+- name: SY_OIDC_ISSUER
+  value: {{ . | quote }}
+{{- end }}
+{{- with .audience }}
+- name: SY_OIDC_AUDIENCE
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* The one writable place in a read-only container. */}}
