@@ -6,6 +6,7 @@ from; every ci/*-values.yaml scenario is rendered once per session.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,27 @@ class Rendered:
 
     def component(self, kind: str, component: str) -> dict[str, Any]:
         return self.get(kind, f"{RELEASE}-{component}")
+
+    def container_env(self, container: dict[str, Any], **overrides: str) -> dict[str, str]:
+        """The container's environment as the kubelet would build it from this release's own
+        Secrets and ConfigMaps (`$(VAR)` expanded), then `overrides` (for Secrets the operator
+        provides, or addresses that differ outside the cluster)."""
+        env: dict[str, str] = {}
+        for entry in container.get("env", []):
+            name = entry["name"]
+            if name in overrides:
+                env[name] = overrides[name]
+            elif "value" in entry:
+                env[name] = re.sub(
+                    r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), entry["value"]
+                )
+            elif "secretKeyRef" in entry.get("valueFrom", {}):
+                ref = entry["valueFrom"]["secretKeyRef"]
+                env[name] = self.get("Secret", ref["name"])["stringData"][ref["key"]]
+            elif "configMapKeyRef" in entry.get("valueFrom", {}):
+                ref = entry["valueFrom"]["configMapKeyRef"]
+                env[name] = self.get("ConfigMap", ref["name"])["data"][ref["key"]]
+        return env | overrides
 
     def pod_specs(self) -> list[tuple[str, dict[str, Any]]]:
         """Every pod spec rendered: Deployments, Jobs and bare Pods (the helm test)."""

@@ -3,7 +3,6 @@ schemas, and the properties an operator relies on."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +68,7 @@ def test_every_manifest_matches_the_kubernetes_schema(scenario: Any, kube_versio
         except kubernetes_validate.ValidationError as exc:
             path = ".".join(str(p) for p in exc.path)
             pytest.fail(f"{m.template}: {m.kind}/{m.name} at {path}: {exc.message}")
-    assert {"Deployment", "Service", "Job", "ConfigMap", "ServiceAccount"} <= kinds
+    assert {"Deployment", "Service", "Job", "ServiceAccount"} <= kinds
 
 
 def test_rendered_objects_have_unique_names(scenario: Any) -> None:
@@ -88,7 +87,11 @@ def test_every_container_is_hardened(scenario: Any) -> None:
         pod_sc = spec.get("securityContext", {})
         assert pod_sc.get("runAsNonRoot") is True, where
         assert pod_sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", where
-        assert spec.get("automountServiceAccountToken") is False, where
+        # Only the migration service calls the Kubernetes API (MigrationWave objects).
+        calls_the_api = where == f"Deployment/{RELEASE}-migration" and spec[
+            "serviceAccountName"
+        ] == (f"{RELEASE}-migration")
+        assert spec.get("automountServiceAccountToken") is calls_the_api, where
         for c in spec["containers"] + spec.get("initContainers", []):
             sc = c.get("securityContext", {})
             who = f"{where} container {c['name']}"
@@ -167,11 +170,33 @@ def test_edge_grace_period_covers_prestop_and_drain(
     assert grace >= 300 + 5
 
 
-def test_connectors_run_exactly_one_replica_with_recreate(scenario: Any) -> None:
+def test_connectors_share_the_chargers_across_replicas(scenario: Any, render: Any) -> None:
     deployment = scenario.component("Deployment", "connectors")
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert env_of(container)["SY_SHARD_LEASE_S"]["value"] == "3"
+    pdb = scenario.component("PodDisruptionBudget", "connectors")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert pdb["spec"]["maxUnavailable"] == 1
     assert scenario.find("HorizontalPodAutoscaler", f"{RELEASE}-connectors") is None
+
+    changed = render(
+        {
+            "externalDatabase": {"adminPassword": "x"},
+            "connectors": {
+                "replicas": 4,
+                "shardLeaseSeconds": 1.5,
+                "podDisruptionBudget": {"enabled": False, "maxUnavailable": 1},
+            },
+        }
+    )
+    deployment = changed.component("Deployment", "connectors")
+    assert deployment["spec"]["replicas"] == 4
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert env_of(container)["SY_SHARD_LEASE_S"]["value"] == "1.5"
+    assert changed.find("PodDisruptionBudget", f"{RELEASE}-connectors") is None
 
 
 def test_edge_hpa_and_pdb_when_enabled(rendered_scenarios: dict[str, Any]) -> None:
@@ -257,36 +282,49 @@ def test_existing_secrets_are_used_and_none_are_created(rendered_scenarios: dict
         "name": "switchyard-connectors-db",
         "key": "database-password",
     }
+    edge = env_of(
+        scenario.component("Deployment", "edge")["spec"]["template"]["spec"]["containers"][0]
+    )
+    assert edge["SY_NATS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "switchyard-nats-users",
+        "key": "edge",
+    }
+    assert edge["SY_NATS_TLS_CA"]["value"].endswith("/ca.crt")
 
 
-def test_roles_job_creates_one_role_per_service_on_its_own_schema(scenario: Any) -> None:
-    config = scenario.get("ConfigMap", f"{RELEASE}-db-setup")
-    plan = json.loads(config["data"]["plan.json"])
-    assert [(e["role"], e["schema"]) for e in plan["services"]] == [
-        (f"sy_{s}", s) for s in SERVICES
-    ]
-    assert plan["revokePublicCreate"] is True
+def test_roles_job_runs_the_platform_code_for_one_role_per_service(scenario: Any) -> None:
     job = scenario.get("Job", f"{RELEASE}-db-roles")
     (container,) = job["spec"]["template"]["spec"]["containers"]
+    # The same code `switchyard run` and the tests use (tests/chart/test_db_setup.py runs it).
+    assert container["command"] == ["/app/.venv/bin/python", "-m", "sy_platform.db_roles"]
+    assert container["args"] == [f"{s}=sy_{s}" for s in SERVICES]
     env = env_of(container)
     refs = _database_secret_refs(scenario)
-    for entry in plan["services"]:
+    for service in SERVICES:
         # Each role's password comes from that service's own Secret.
-        password_ref = env[entry["passwordEnv"]]["valueFrom"]["secretKeyRef"]
-        assert password_ref["name"] == refs[entry["service"]]["name"]
+        password_ref = env[f"SY_{service.upper()}_DB_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert password_ref["name"] == refs[service]["name"]
     assert "SY_ADMIN_DATABASE_URL" in env
-    assert container["command"][-2:] == ["/setup/db_setup.py", "/setup/plan.json"]
-    # The script the Job runs is the one in the chart (and tested against Postgres elsewhere).
-    assert config["data"]["db_setup.py"] == (CHART / "files" / "db_setup.py").read_text()
+    assert scenario.find("ConfigMap", f"{RELEASE}-db-setup") is None
+
+
+def test_roles_job_flags_follow_the_values(render: Any) -> None:
+    def args(db_setup: dict[str, Any]) -> list[str]:
+        rendered = render({"externalDatabase": {"adminPassword": "x"}, "dbSetup": db_setup})
+        job = rendered.get("Job", f"{RELEASE}-db-roles")
+        return list(job["spec"]["template"]["spec"]["containers"][0]["args"])
+
+    assert _chart_values()["dbSetup"]["grantCreateOnDatabase"] is False
+    assert "--grant-create-on-database" in args({"grantCreateOnDatabase": True})
+    assert "--keep-public-create" in args({"revokePublicCreate": False})
+    assert not {"--grant-create-on-database", "--keep-public-create"} & set(args({}))
 
 
 def test_migrations_run_per_service_as_its_own_role_after_the_roles(scenario: Any) -> None:
     roles = scenario.get("Job", f"{RELEASE}-db-roles")
-    setup = scenario.get("ConfigMap", f"{RELEASE}-db-setup")
     refs = _database_secret_refs(scenario)
     weight = lambda o: int(o["metadata"]["annotations"]["helm.sh/hook-weight"])  # noqa: E731
     assert {"pre-install", "pre-upgrade"} <= hook_phases(roles)
-    assert weight(setup) < weight(roles)
     for service in SERVICES:
         job = scenario.get("Job", f"{RELEASE}-{service}-migrate")
         assert hook_phases(job) == hook_phases(roles)

@@ -26,7 +26,12 @@ def test_defaults_pass_the_schema(chart: helm.Chart) -> None:
 
 BAD: list[tuple[str, dict[str, Any], str]] = [
     ("replicas as words", {"edge": {"replicas": "many"}}, "/edge/replicas"),
-    ("two connectors", {"connectors": {"replicas": 2}}, "/connectors/replicas"),
+    ("no connectors", {"connectors": {"replicas": 0}}, "/connectors/replicas"),
+    ("shard lease zero", {"connectors": {"shardLeaseSeconds": 0}}, "shardLeaseSeconds"),
+    ("nats users toggle", {"natsUsers": {"enabled": "yes"}}, "/natsUsers/enabled"),
+    ("nats tls typo", {"natsTls": {"caSecrets": "x"}}, "caSecrets"),
+    ("edge tls typo", {"edge": {"tls": {"secret": "x"}}}, "secret"),
+    ("controller toggle", {"migration": {"controller": {"enabled": 1}}}, "controller"),
     ("unknown service block key", {"edge": {"replica": 3}}, "replica"),
     ("typo at the top", {"edeg": {"replicas": 3}}, "edeg"),
     ("log format", {"log": {"format": "xml"}}, "/log/format"),

@@ -7,6 +7,7 @@ end-to-end test shows, since the suite's processes run as these users."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,8 +17,10 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.errors import TimeoutError
+from nats.js.api import StreamConfig
+from nats.js.errors import NotFoundError
 
-from sy_bus import permissions
+from sy_bus import permissions, streams
 from sy_devkit.embedded_nats import EmbeddedNats
 from sy_devkit.suite import SERVICES
 
@@ -25,7 +28,7 @@ ALL = frozenset(SERVICES)
 
 # A subject each service might be tempted to publish on, and who owns it (may publish).
 PUBLISH_OWNERS: dict[str, frozenset[str]] = {
-    "sy.up.CP-PROBE": frozenset({"edge"}),
+    "sy.up.7.CP-PROBE": frozenset({"edge"}),
     "sy.down.CP-PROBE": frozenset({"connectors"}),
     "sy.presence.CP-PROBE": frozenset({"edge"}),
     "sy.ctl.CP-PROBE": frozenset({"edge"}),
@@ -43,13 +46,14 @@ PUBLISH_OWNERS: dict[str, frozenset[str]] = {
     "sy.outbox.legacy.CP-PROBE": frozenset({"connectors"}),
     "$KV.sy-state.CP-PROBE": frozenset({"connectors"}),
     "$KV.sy-transactions.CP-PROBE": frozenset({"connectors"}),
+    "$KV.sy-shards.shard.7": frozenset({"connectors"}),
     "sy.other.anything": frozenset(),
 }
 
 # Subscriptions each service may open (anything else is refused).
 SUBSCRIBE_OWNERS: dict[str, frozenset[str]] = {
-    "sy.up.*": frozenset({"connectors"}),
-    "sy.up.CP-PROBE": frozenset({"connectors"}),
+    "sy.up.>": frozenset({"connectors"}),
+    "sy.up.7.*": frozenset({"connectors"}),
     "sy.presence.*": frozenset({"connectors"}),
     "sy.down.CP-PROBE": frozenset({"edge"}),
     "sy.ctl.>": frozenset({"edge"}),
@@ -133,7 +137,7 @@ async def test_nothing_but_the_connectors_answers_charger_calls(
     so a charger's CALL can never be answered by it."""
     for service in sorted(ALL - {"connectors"}):
         async with connected_as(nats_server, service) as probe:
-            await probe.nc.subscribe("sy.up.*", cb=_never)
+            await probe.nc.subscribe("sy.up.>", cb=_never)
             assert await probe.refused() is not None, service
 
 
@@ -164,6 +168,37 @@ async def test_no_service_deletes_or_purges_what_is_stored(
         with pytest.raises(TimeoutError):
             await js.delete_stream("SY_FRAMES")
         assert await probe.refused() is not None
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_no_service_creates_or_changes_a_stream_or_bucket(
+    nats_server: EmbeddedNats, service: str
+) -> None:
+    """Only the admin provisions (`python -m sy_bus.provision`): a service's user can neither
+    add a stream or bucket nor shorten a stream's retention."""
+    admin = await nats.connect(nats_server.url)
+    try:
+        admin_js = admin.jetstream()
+        await streams.provision(admin_js)
+        async with connected_as(nats_server, service) as probe:
+            js = probe.nc.jetstream(timeout=1)
+            with pytest.raises(TimeoutError):
+                await js.add_stream(StreamConfig(name="SY_INTRUDER", subjects=["sy.intruder.>"]))
+            assert await probe.refused() is not None
+            shorter = dataclasses.replace(streams.stream_config(streams.AUDIT), max_age=3600.0)
+            with pytest.raises(TimeoutError):
+                await js.update_stream(shorter)
+            assert await probe.refused() is not None
+            with pytest.raises(TimeoutError):
+                await js.create_key_value(bucket="sy-intruder")
+            assert await probe.refused() is not None
+        audit = await admin_js.stream_info(streams.AUDIT.name)
+        assert audit.config.max_age == streams.AUDIT.max_age_s
+        for name in ("SY_INTRUDER", "KV_sy-intruder"):
+            with pytest.raises(NotFoundError):
+                await admin_js.stream_info(name)
+    finally:
+        await admin.close()
 
 
 async def _hello(port: int, credentials: dict[str, str]) -> str:

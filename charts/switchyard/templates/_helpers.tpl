@@ -156,6 +156,11 @@ the first install the setup runs post-install (the services wait, unready, until
 {{- define "switchyard.podCommon" -}}
 serviceAccountName: {{ include "switchyard.serviceAccountName" . }}
 automountServiceAccountToken: {{ .Values.serviceAccount.automountServiceAccountToken }}
+{{ include "switchyard.podShared" . }}
+{{- end }}
+
+{{/* Pod-level fields every pod shares apart from its ServiceAccount. */}}
+{{- define "switchyard.podShared" -}}
 {{- with .Values.global.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
@@ -215,4 +220,86 @@ securityContext:
 {{- define "switchyard.tmpMount" -}}
 - name: tmp
   mountPath: /tmp
+{{- end }}
+
+{{/*
+NATS users (natsUsers): each service connects as sy-<service>, the provisioning hook as sy-admin.
+Passwords live in one Secret under the keys edge, routing, connectors, journal, migration, admin.
+*/}}
+{{- define "switchyard.natsUsersSecretName" -}}
+{{- .Values.natsUsers.existingSecret | default (printf "%s-nats-users" (include "switchyard.fullname" .)) }}
+{{- end }}
+
+{{/* SY_NATS_* credentials and TLS files of one user: (dict "root" $ "user" "edge"|"admin") */}}
+{{- define "switchyard.natsEnv" -}}
+{{- $root := .root }}
+{{- if $root.Values.natsUsers.enabled }}
+- name: SY_NATS_USER
+  value: {{ printf "sy-%s" .user | quote }}
+- name: SY_NATS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "switchyard.natsUsersSecretName" $root }}
+      key: {{ .user }}
+{{- end }}
+{{- with $root.Values.natsTls }}
+{{- if .caSecret }}
+- name: SY_NATS_TLS_CA
+  value: /etc/switchyard/nats-tls/ca/ca.crt
+{{- end }}
+{{- if .clientCertSecret }}
+- name: SY_NATS_TLS_CERT
+  value: /etc/switchyard/nats-tls/client/tls.crt
+- name: SY_NATS_TLS_KEY
+  value: /etc/switchyard/nats-tls/client/tls.key
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "switchyard.natsTlsVolumes" -}}
+{{- with .Values.natsTls }}
+{{- if .caSecret }}
+- name: nats-tls-ca
+  secret:
+    secretName: {{ .caSecret }}
+    defaultMode: 0444
+    items:
+      - key: {{ .caKey }}
+        path: ca.crt
+{{- end }}
+{{- if .clientCertSecret }}
+- name: nats-tls-client
+  secret:
+    secretName: {{ .clientCertSecret }}
+    defaultMode: 0440
+    items:
+      - key: tls.crt
+        path: tls.crt
+      - key: tls.key
+        path: tls.key
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "switchyard.natsTlsMounts" -}}
+{{- with .Values.natsTls }}
+{{- if .caSecret }}
+- name: nats-tls-ca
+  mountPath: /etc/switchyard/nats-tls/ca
+  readOnly: true
+{{- end }}
+{{- if .clientCertSecret }}
+- name: nats-tls-client
+  mountPath: /etc/switchyard/nats-tls/client
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The hook phases of the bus provisioning Job. A bundled NATS only exists once the release does, so
+on the first install it runs post-install (like the database setup with a bundled Postgres).
+*/}}
+{{- define "switchyard.busHooks" -}}
+{{- if .Values.nats.enabled }}post-install,pre-upgrade{{ else }}pre-install,pre-upgrade{{ end }}
 {{- end }}

@@ -4,7 +4,6 @@ service migrating as that role: no role reads, writes or creates outside its sch
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -125,37 +124,49 @@ def test_role_urls_keep_the_server_and_database_and_hide_the_password() -> None:
         db_roles.quoted('edge"; DROP TABLE x; --')
 
 
-def test_the_chart_plan_runs_through_the_same_code(
-    new_database: Callable[[], str], tmp_path: Path
-) -> None:
-    """`python -m sy_platform.db_roles plan.json`: what the chart's setup Job can run."""
-    plan = {
-        "services": [
-            {"service": "edge", "schema": "edge", "role": "plan_edge", "passwordEnv": "PW_EDGE"}
-        ],
-        "revokePublicCreate": True,
-        "grantCreateOnDatabase": False,
+def test_the_command_the_chart_runs(new_database: Callable[[], str], tmp_path: Path) -> None:
+    """`python -m sy_platform.db_roles edge=cli_edge`: the chart's setup Job. The password may
+    come from a file (a mounted Secret); no password ever reaches the output, even on failure."""
+    admin = new_database()
+    (tmp_path / "edge-password").write_text("secret-edge-1\n")
+    env = {
+        **os.environ,
+        "SY_ADMIN_DATABASE_URL": admin,
+        "SY_EDGE_DB_PASSWORD_FILE": str(tmp_path / "edge-password"),
     }
-    (tmp_path / "plan.json").write_text(json.dumps(plan))
-    env = {**os.environ, "SY_ADMIN_DATABASE_URL": new_database(), "PW_EDGE": "secret-edge"}
-    run = subprocess.run(
-        [sys.executable, "-m", "sy_platform.db_roles", str(tmp_path / "plan.json")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert run.returncode == 0, run.stderr
-    assert "role plan_edge owns schema edge" in run.stdout
+    command = [sys.executable, "-m", "sy_platform.db_roles", "edge=cli_edge"]
+    runs = [subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)]
+    runs.append(subprocess.run(command, env=env, capture_output=True, text=True, timeout=60))
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.splitlines() == [
+            "role cli_edge owns schema edge",
+            "revoked CREATE on schema public from PUBLIC",
+        ]
+        assert "secret-edge-1" not in run.stdout + run.stderr
+
+    async def can_log_in() -> None:
+        role = db_roles.ServiceRole("edge", "cli_edge", "secret-edge-1")
+        conn = await asyncpg.connect(db_roles.role_url(admin, role))
+        await conn.close()
+
+    asyncio.run(can_log_in())
+
     missing = subprocess.run(
-        [sys.executable, "-m", "sy_platform.db_roles", str(tmp_path / "plan.json")],
-        env={**env, "PW_EDGE": ""},
-        capture_output=True,
-        text=True,
-        timeout=60,
+        [*command, "routing"], env=env, capture_output=True, text=True, timeout=60
     )
     assert missing.returncode == 1
-    assert "PW_EDGE is empty" in missing.stderr
+    assert "SY_ROUTING_DB_PASSWORD (or SY_ROUTING_DB_PASSWORD_FILE) is empty" in missing.stderr
+    unreachable = subprocess.run(
+        command,
+        env={**env, "SY_ADMIN_DATABASE_URL": "postgresql://admin:hunter2-admin@127.0.0.1:1/x"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unreachable.returncode == 1
+    assert unreachable.stderr.startswith("database setup failed: ")
+    assert "hunter2-admin" not in unreachable.stdout + unreachable.stderr
 
 
 def test_migrations_still_create_a_missing_schema(new_database: Callable[[], str]) -> None:

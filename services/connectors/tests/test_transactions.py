@@ -60,3 +60,19 @@ def test_other_calls_belong_to_no_transaction() -> None:
     book = TransactionBook(V16)
     assert book.owner_of(Call("1", "Heartbeat", {})) is None
     assert transaction_key(Call("1", "MeterValues", {"connectorId": 1}), V16) is None
+
+
+def test_1_6_backend_commands_name_the_transaction_by_the_charger_s_id() -> None:
+    book = TransactionBook(V16)
+    start = Call("1", "StartTransaction", {"connectorId": 1, "idTag": "A", "meterStart": 0})
+    book.started(start, "legacy", {"transactionId": 17}, ["new"])
+    book.learn("17", "new", {"transactionId": 5001})
+    stop = Call("2", "RemoteStopTransaction", {"transactionId": 5001})
+    assert book.to_charger(stop, "new") == {"transactionId": 17}  # the shadow's id -> the charger's
+    assert book.to_charger(stop, "legacy") is stop.payload  # not legacy's id: left alone
+    own = Call("3", "RemoteStopTransaction", {"transactionId": 17})
+    assert book.to_charger(own, "legacy") is own.payload
+    profile = {"chargingProfileId": 1, "transactionId": 5001, "stackLevel": 0}
+    tx_profile = Call("4", "SetChargingProfile", {"connectorId": 1, "csChargingProfiles": profile})
+    assert book.to_charger(tx_profile, "new")["csChargingProfiles"]["transactionId"] == 17
+    assert TransactionBook(V201).to_charger(stop, "new") is stop.payload

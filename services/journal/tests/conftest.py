@@ -132,7 +132,7 @@ def frames_path(charger_id: str) -> str:
 async def bus(nats_server: EmbeddedNats) -> AsyncIterator[FrameBus]:
     nc = await nats.connect(nats_server.url)
     js = nc.jetstream()
-    await streams.ensure_streams(js)  # frames may be published before any app has started
+    await streams.provision(js)  # as the admin: frames may be published before any app starts
     yield FrameBus(js)
     await nc.close()
 

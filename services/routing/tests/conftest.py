@@ -73,7 +73,7 @@ async def kv(nats_server: EmbeddedNats) -> AsyncIterator[KeyValue]:
     """The sy-routes bucket, read through a NATS connection of the test's own."""
     nc = await nats.connect(nats_server.url)
     js = nc.jetstream()
-    await streams.ensure_streams(js)
+    await streams.provision(js)  # as the admin, like `python -m sy_bus.provision`
     try:
         yield await js.key_value(streams.ROUTES.name)
     finally:

@@ -38,11 +38,13 @@ async def connect(
     name: str,
     auth: NatsAuth | None = None,
     inbox_prefix: str | None = None,
+    reconnect_attempts: int = -1,
 ) -> Client:
     """A NATS connection that reconnects forever: a broker restart must not kill a service.
 
     `inbox_prefix` (see `sy_bus.permissions.inbox_prefix`) is where replies arrive; a service's
-    NATS user may subscribe only under its own prefix.
+    NATS user may subscribe only under its own prefix. A one-shot tool gives up after
+    `reconnect_attempts` instead.
     """
 
     async def on_error(exc: Exception) -> None:
@@ -68,7 +70,7 @@ async def connect(
     return await nats.connect(
         servers=[u.strip() for u in url.split(",")],
         name=name,
-        max_reconnect_attempts=-1,
+        max_reconnect_attempts=reconnect_attempts,
         reconnect_time_wait=0.5,
         error_cb=on_error,
         disconnected_cb=on_disconnect,

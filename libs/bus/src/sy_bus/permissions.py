@@ -7,14 +7,15 @@ everywhere a NATS server is configured: the embedded dev and test server (`sy_de
 
 The rules in the operator's words:
 
-* only the edge speaks for chargers: it alone publishes `sy.up.*`, presence and the frames it
+* only the edge speaks for chargers: it alone publishes `sy.up.>`, presence and the frames it
   saw on the charger side, and answers `sy.down.*`;
-* only the connectors answer `sy.up.*` (nobody else may subscribe to it) and speak for backends;
+* only the connectors answer `sy.up.>` (nobody else may subscribe to it) and speak for backends;
 * only routing writes the routing table (`sy-routes`) and the API tokens (`sy-api-tokens`);
 * only the journal reads the captured frames (`SY_FRAMES`, which carry OCPP payloads), and
   only the connectors their store-and-forward outbox (`SY_OUTBOX`);
 * each service writes only its own audit trail `sy.audit.<service>`, and nobody but the admin
-  user may delete or purge a stream or one of its messages;
+  user may create, update, delete or purge a stream or bucket or delete one of its messages
+  (the admin provisions them: `python -m sy_bus.provision`);
 * each service receives replies on its own inbox prefix `_INBOX.<service>.>`, so it cannot read
   the replies meant for another.
 """
@@ -48,6 +49,7 @@ KV_WRITERS: Mapping[str, tuple[str, ...]] = {
     streams.PRESENCE.name: ("edge",),
     streams.STATE.name: ("connectors",),  # cutover replay state (next)
     "sy-transactions": ("connectors",),  # open transactions per charger, owning backend
+    streams.SHARDS.name: ("connectors",),  # shard leases; the edge only reads them
 }
 
 # Readers of a stream beyond its KV or audit use: any other user is denied its consumer and
@@ -90,6 +92,14 @@ DESTRUCTIVE_API = (
     "$JS.API.STREAM.DELETE.>",
     "$JS.API.STREAM.PURGE.>",
     "$JS.API.STREAM.MSG.DELETE.>",
+)
+
+# Nobody but the admin user creates or changes streams and buckets (a changed retention would
+# destroy too): `python -m sy_bus.provision` does, as the admin; services only look them up.
+STREAM_MANAGEMENT_API = (
+    "$JS.API.STREAM.CREATE.>",
+    "$JS.API.STREAM.UPDATE.>",
+    "$JS.API.STREAM.RESTORE.>",
 )
 
 
@@ -174,7 +184,7 @@ def for_service(service: str) -> Permissions:
             JETSTREAM_FLOW_CONTROL,
         ),
         subscribe=(*own.subscribe, f"{inbox_prefix(service)}.>"),
-        publish_deny=(*DESTRUCTIVE_API, *denied_reads),
+        publish_deny=(*DESTRUCTIVE_API, *STREAM_MANAGEMENT_API, *denied_reads),
         allow_responses=own.answers_requests,
     )
 

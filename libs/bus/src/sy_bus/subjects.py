@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
+import zlib
 from enum import StrEnum
 
 PREFIX = "sy"
@@ -42,9 +43,25 @@ def charger_id_from_token(token: str) -> str:
     return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
 
 
+# Charger ownership among connector replicas: every charger belongs to one of `SHARDS` fixed
+# shards; each shard is leased by exactly one connectors replica, which alone subscribes to its
+# `sy.up.<shard>.*`. Changing the count re-homes every charger: it is part of the bus contract.
+SHARDS = 64
+
+
+def shard_of(charger_id: str) -> int:
+    """The shard a charger belongs to (stable across processes, versions and machines)."""
+    return zlib.crc32(charger_id.encode()) % SHARDS
+
+
 def up(charger_id: str) -> str:
-    """Charger-originated CALL, edge -> connectors, request/reply."""
-    return f"{PREFIX}.up.{charger_token(charger_id)}"
+    """Charger-originated CALL, edge -> the connectors replica owning the charger's shard."""
+    return f"{PREFIX}.up.{shard_of(charger_id)}.{charger_token(charger_id)}"
+
+
+def up_shard(shard: int) -> str:
+    """Every charger CALL of one shard: what the replica leasing it subscribes to."""
+    return f"{PREFIX}.up.{shard}.*"
 
 
 def down(charger_id: str) -> str:
@@ -87,11 +104,11 @@ def outbox_of(backend: str) -> str:
 
 
 def token_of(subject: str, position: int = 2) -> str:
-    """The charger token at `position` of a subject such as sy.up.<token>."""
+    """The charger token at `position` of a subject such as sy.down.<token>."""
     return subject.split(".")[position]
 
 
-UP_ALL = f"{PREFIX}.up.*"
+UP_ALL = f"{PREFIX}.up.>"
 PRESENCE_ALL = f"{PREFIX}.presence.*"
 FRAMES_ALL = f"{PREFIX}.frames.>"
 EVENTS_ALL = f"{PREFIX}.events.>"

@@ -45,6 +45,20 @@ class Lane(Generic[T]):
     def queued(self) -> int:
         return self._queue.qsize()
 
+    @property
+    def idle(self) -> bool:
+        return self._current is None and self._queue.empty()
+
+    async def wait_idle(self, timeout_s: float, poll_s: float = 0.02) -> bool:
+        """Wait until nothing is queued or running (e.g. before handing a charger over to
+        another replica); False when `timeout_s` passed first."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not self.idle:
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(poll_s)
+        return True
+
     def submit(self, item: T) -> None:
         if self._closed:
             raise LaneClosed(self._name)

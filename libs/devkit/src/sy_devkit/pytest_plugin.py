@@ -95,6 +95,7 @@ def suite(nats_server: EmbeddedNats, new_database: Callable[[], str]) -> Iterato
     running = Suite(
         nats_url=nats_server.plain_url,
         database_url=new_database(),
+        nats_admin_url=nats_server.url,  # provisions the streams and buckets
         log_dir=log_dir,
         # Every service connects as its own NATS user and its own database role.
         service_env={

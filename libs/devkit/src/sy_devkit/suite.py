@@ -49,10 +49,13 @@ class Suite:
     """`database_url` is the admin connection: with `database_roles`, `migrate()` gives every
     service a role of its own (owning only its schema) and each process connects as that role.
     `service_env` holds per-service settings, e.g. each service's NATS user
-    (`EmbeddedNats.service_env`)."""
+    (`EmbeddedNats.service_env`). `nats_admin_url` is the NATS admin's URL (`EmbeddedNats.url`):
+    `migrate()` provisions the bus's streams and buckets with it, since the services' own users
+    may not."""
 
     nats_url: str
     database_url: str
+    nats_admin_url: str | None = None
     log_dir: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     processes: list[ServiceProcess] = field(default_factory=list)
@@ -88,7 +91,28 @@ class Suite:
             ) from exc
         self.database_urls = {r.service: db_roles.role_url(self.database_url, r) for r in roles}
 
+    def provision_bus(self) -> list[str]:
+        """`python -m sy_bus.provision` as the NATS admin, as the chart's hook Job runs it."""
+        assert self.nats_admin_url, "provisioning needs the NATS admin's URL"
+        env = {**os.environ, **self.env, "SY_NATS_URL": self.nats_admin_url}
+        for own in ("SY_NATS_USER", "SY_NATS_PASSWORD", "SY_NATS_TOKEN", "SY_NATS_CREDS"):
+            env.pop(own, None)  # the admin's credentials are in its URL
+        done = subprocess.run(
+            [sys.executable, "-m", "sy_bus.provision"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr.strip() or "bus provisioning failed")
+        return done.stdout.splitlines()
+
     def migrate(self) -> None:
+        """What the admin does before the services start (the chart's hooks): the bus's streams
+        and buckets, each service's database role, then each service's migrations."""
+        if self.nats_admin_url:
+            self.provision_bus()
         if self.database_roles and not self.database_urls:
             self.set_up_database_roles()
         for name in SERVICES:

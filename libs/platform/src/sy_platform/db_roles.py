@@ -1,28 +1,32 @@
 """Give every service its own Postgres role, owning its own schema and nothing else.
 
 One implementation for the dev runner (`switchyard run`), the test suite (`sy_devkit.Suite`) and
-the chart's database-setup Job, which can run it in any service image as
+the chart's database-setup Job, which runs it in a service image as
 
-    python -m sy_platform.db_roles plan.json
+    python -m sy_platform.db_roles [SERVICE[=ROLE] ...] [--grant-create-on-database]
 
-with the chart's plan (services, schemas, roles, the variable holding each role's password) and
-SY_ADMIN_DATABASE_URL as the admin connection. Safe to run again: existing roles get their
-password reset, existing schemas their owner; nothing is dropped.
+with SY_ADMIN_DATABASE_URL as the admin connection and each role's password in
+SY_<SERVICE>_DB_PASSWORD (either may instead name a mounted file: ..._FILE). Safe to run again:
+existing roles get their password reset, existing schemas their owner; nothing is dropped.
+Passwords are never printed, not even in an error.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
+
+from sy_bus import permissions
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -134,34 +138,91 @@ async def set_up(
     return done
 
 
-def roles_from_plan(plan: dict[str, Any]) -> list[ServiceRole]:
-    """The chart's plan.json: services with their role, schema and password variable."""
+def secret_from_env(name: str, environ: Mapping[str, str] = os.environ) -> str:
+    """`name`'s value, or the content of the file `<name>_FILE` points at (a mounted Secret)."""
+    value = environ.get(name, "")
+    path = environ.get(f"{name}_FILE", "")
+    if not value and path:
+        value = Path(path).read_text().strip()
+    return value
+
+
+def password_variable(service: str) -> str:
+    return f"SY_{service.upper()}_DB_PASSWORD"
+
+
+def roles_from_args(
+    specs: Sequence[str], environ: Mapping[str, str] = os.environ
+) -> list[ServiceRole]:
+    """`edge` or `edge=sy_edge` (role sy_<service> unless named) for each service; each role's
+    password from SY_<SERVICE>_DB_PASSWORD, or the file SY_<SERVICE>_DB_PASSWORD_FILE names."""
     roles = []
-    for entry in plan["services"]:
-        password = os.environ.get(entry["passwordEnv"], "")
+    for spec in specs:
+        service, _, role = spec.partition("=")
+        role = role or f"sy_{service}"
+        quoted(service), quoted(role)  # refuse anything that is not a plain identifier
+        variable = password_variable(service)
+        password = secret_from_env(variable, environ)
         if not password:
-            raise ValueError(f"{entry['passwordEnv']} is empty: no password for {entry['role']}")
-        roles.append(ServiceRole(entry["service"], entry["role"], password, entry["schema"]))
+            raise ValueError(f"{variable} (or {variable}_FILE) is empty: no password for {role}")
+        roles.append(ServiceRole(service, role, password))
     return roles
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m sy_platform.db_roles plan.json", file=sys.stderr)
-        return 2
+def _redacted(text: str, secrets: Sequence[str]) -> str:
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
+    return text
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sy_platform.db_roles",
+        description="Give each service its own Postgres role owning its own schema. Connects "
+        "with SY_ADMIN_DATABASE_URL (or the file SY_ADMIN_DATABASE_URL_FILE names); each "
+        "role's password comes from SY_<SERVICE>_DB_PASSWORD (or ..._FILE). Safe to rerun.",
+    )
+    parser.add_argument(
+        "services",
+        nargs="*",
+        metavar="SERVICE[=ROLE]",
+        help=f"default: {' '.join(permissions.SERVICES)}, each with role sy_<service>",
+    )
+    parser.add_argument(
+        "--grant-create-on-database",
+        action="store_true",
+        help="also grant CREATE on the database (the roles could then create new schemas)",
+    )
+    parser.add_argument(
+        "--keep-public-create",
+        action="store_true",
+        help="leave CREATE on schema public to PUBLIC (revoked by default)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
+    args = _parser().parse_args(argv)
+    secrets: list[str] = []
     try:
-        with open(argv[0]) as f:
-            plan = json.load(f)
+        admin_url = secret_from_env("SY_ADMIN_DATABASE_URL", environ)
+        secrets.append(admin_url)
+        secrets.append(urlsplit(admin_url).password or "")
+        if not admin_url:
+            raise ValueError("SY_ADMIN_DATABASE_URL (or SY_ADMIN_DATABASE_URL_FILE) is empty")
+        roles = roles_from_args(args.services or permissions.SERVICES, environ)
+        secrets += [r.password for r in roles]
         done = asyncio.run(
             set_up(
-                os.environ["SY_ADMIN_DATABASE_URL"],
-                roles_from_plan(plan),
-                revoke_public_create=bool(plan.get("revokePublicCreate", True)),
-                create_on_database=bool(plan.get("grantCreateOnDatabase", False)),
+                admin_url,
+                roles,
+                revoke_public_create=not args.keep_public_create,
+                create_on_database=args.grant_create_on_database,
             )
         )
     except Exception as exc:  # a hook Job reports and exits non-zero; Kubernetes retries it
-        print(f"database setup failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        reason = _redacted(f"{type(exc).__name__}: {exc}", secrets)
+        print(f"database setup failed: {reason}", file=sys.stderr)
         return 1
     for line in done:
         print(line, flush=True)

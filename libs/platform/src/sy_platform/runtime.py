@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -35,6 +36,18 @@ class Runtime:
         await ping(self.engine)
 
 
+def provisions_itself(settings: ServiceSettings) -> bool:
+    """The dev fallback: connected as the NATS admin user, or to a NATS with no users at all, a
+    service creates the streams and buckets itself. With its own user (the chart, `switchyard
+    run`, the tests) it may not, and only checks that the admin's provisioning ran."""
+    if settings.nats_token or settings.nats_creds:
+        return False
+    if settings.nats_user:
+        return settings.nats_user == permissions.ADMIN_USER
+    users = {urlsplit(url.strip()).username for url in settings.nats_url.split(",")}
+    return users <= {None, permissions.ADMIN_USER}
+
+
 @asynccontextmanager
 async def runtime(service: str, settings: ServiceSettings) -> AsyncIterator[Runtime]:
     nc = await connect(
@@ -44,7 +57,16 @@ async def runtime(service: str, settings: ServiceSettings) -> AsyncIterator[Runt
         inbox_prefix=permissions.inbox_prefix(service),
     )
     js = nc.jetstream()
-    await streams.ensure_streams(js)
+    try:
+        if provisions_itself(settings):
+            await streams.provision(js)
+        else:
+            await streams.verify(js)
+    except BaseException as exc:
+        if isinstance(exc, streams.NotProvisioned):
+            log.error("%s", exc)  # the one line an operator needs
+        await nc.close()
+        raise
     engine = create_engine(settings.database_url)
     try:
         yield Runtime(service, settings, nc, js, engine, session_factory(engine))

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sy_bus import FramePublisher, streams
-from sy_connectors.api import links, outbox
+from sy_connectors.api import links, outbox, shards
 from sy_connectors.link import LinkContext
 from sy_connectors.relay import Relay
 from sy_connectors.sessions import SessionLog
@@ -16,9 +16,10 @@ from sy_connectors.settings import ConnectorSettings
 from sy_platform import Runtime, service_app
 from sy_platform.app import ReadinessCheck
 
-DESCRIPTION = """Holds one upstream WebSocket per charger to its primary backend (same OCPP version,
-`<backend url>/<chargerId>`), relays charger CALLs up and backend CALLs down, redials with backoff,
-and captures every upstream frame to JetStream."""
+DESCRIPTION = """Holds one upstream WebSocket per charger and backend on its route (same OCPP
+version, `<backend url>/<chargerId>`), relays charger CALLs up and backend CALLs down, redials with
+backoff, and captures every upstream frame to JetStream. Chargers are shared among replicas by
+shard (`/shards`); each replica serves only the chargers of the shards it leases."""
 
 
 def build_app(settings: ConnectorSettings) -> FastAPI:
@@ -36,6 +37,7 @@ def build_app(settings: ConnectorSettings) -> FastAPI:
             LinkContext(settings, rt.nc, rt.js, frames, sessions, memory_kv),
             await rt.js.key_value(streams.ROUTES.name),
             await rt.js.key_value(streams.PRESENCE.name),
+            await rt.js.key_value(streams.SHARDS.name),
         )
         await relay.start()
         app.state.relay = relay
@@ -56,6 +58,6 @@ def build_app(settings: ConnectorSettings) -> FastAPI:
         settings=settings,
         title="Switchyard connectors",
         description=DESCRIPTION,
-        routers=[links.router, outbox.router],
+        routers=[links.router, outbox.router, shards.router],
         parts=parts,
     )

@@ -1,6 +1,8 @@
 """Backend-initiated CALLs: the ACL of the backend's role on this route decides, message ids are
 rewritten to gateway ids so CALLs from several backends never collide at the charger
-(invariant 3), and they reach the charger one at a time (invariant 2)."""
+(invariant 3), and they reach the charger one at a time (invariant 2), from every backend through
+one lane. Reservation, charging-profile, remote-start and request ids are rewritten to the
+charger-facing ids of the charger's id map (`idfields`, `idstore`)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from sy_calls import Lane, LaneClosed
 from sy_codec import Call, CallError, CallResult, ErrorKind, decode, encode, error_code
 from sy_connectors import metrics
 from sy_connectors.settings import ConnectorSettings
+from sy_connectors.work import result_payload
 
 if TYPE_CHECKING:
     from sy_connectors.link import ChargerLink
@@ -76,6 +79,7 @@ class BackendCommands:
 
     async def _relay(self, item: tuple[Upstream, Call]) -> None:
         upstream, call = item
+        backend = upstream.backend.name
         gateway_id = gateway_message_id()
         headers = {
             Header.CHARGER: self._link.charger_id,
@@ -84,15 +88,26 @@ class BackendCommands:
             Header.ACTION: call.action,
             Header.BACKEND: upstream.backend.name,
         }
-        frame = encode(Call(gateway_id, call.action, call.payload))
+        try:  # the backend's reservation, profile and request ids -> the charger's (idfields)
+            payload = await self._link.ids.to_charger(backend, call)
+        except Exception as exc:
+            log.error("id map not stored: %r", exc, extra={"charger_id": self._link.charger_id})
+            metrics.COMMANDS.labels(upstream.role, "id_map_failed").inc()
+            answer = self._error(call.message_id, "gateway could not store its id map")
+            await upstream.answer(answer, call.message_id)
+            return
+        payload = self._link.book.to_charger(Call(call.message_id, call.action, payload), backend)
+        sent = Call(gateway_id, call.action, payload)
         try:
             reply = await self._nc.request(
                 self._subject,
-                frame.encode(),
+                encode(sent).encode(),
                 timeout=self._settings.charger_call_timeout_s,
                 headers=headers,
             )
-            answer = _with_message_id(reply.data.decode(), call.message_id, self._link)
+            charger_answer = reply.data.decode()
+            answer = _with_message_id(charger_answer, call.message_id, self._link)
+            await self._link.ids.answered(sent, result_payload(charger_answer, self._link.version))
             metrics.COMMANDS.labels(upstream.role, "answered").inc()
         except NoRespondersError:
             answer = self._error(call.message_id, "charger not connected")
@@ -108,6 +123,9 @@ class BackendCommands:
 
     async def close(self) -> None:
         await self._lane.close()
+
+    async def wait_idle(self, timeout_s: float) -> bool:
+        return await self._lane.wait_idle(timeout_s)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)

@@ -137,9 +137,10 @@ class StoreAndForward:
         payload = (
             self._link.book.payload_for(call, tx, backend) if tx and local_id is None else None
         )
+        payload = self._link.ids.payload_for(call, payload or call.payload, backend)
         text = (
             frame
-            if payload is None or payload is call.payload
+            if payload is call.payload
             else encode(Call(call.message_id, call.action, payload))
         )
         try:

@@ -23,6 +23,7 @@ from sy_connectors import metrics
 from sy_connectors.access import DialGate
 from sy_connectors.commands import BackendCommands
 from sy_connectors.forwarding import StoreAndForward
+from sy_connectors.idstore import IdStore
 from sy_connectors.memory import ChargerMemory
 from sy_connectors.sessions import SessionLog
 from sy_connectors.settings import ConnectorSettings
@@ -74,6 +75,7 @@ class ChargerLink:
         self._background: set[asyncio.Future[None]] = set()
         self.memory = ChargerMemory(charger_id, version, *ctx.memory_kv)
         self.book = TransactionBook(version)
+        self.ids = IdStore(charger_id, version, ctx.memory_kv[1])
         self._loaded = asyncio.Event()
         self.log_extra = {"charger_id": charger_id}
         self.forward = StoreAndForward(self, ctx.js, ctx.settings)
@@ -177,6 +179,11 @@ class ChargerLink:
         else:
             await self._close(upstream)
 
+    async def wait_idle(self, timeout_s: float) -> bool:
+        """Until no charger CALL and no backend CALL is queued or in flight (hand-over)."""
+        up_done = await self._up.wait_idle(timeout_s)
+        return await self.commands.wait_idle(timeout_s) and up_done
+
     async def close(self) -> None:
         await self._up.close()
         await self.commands.close()
@@ -192,6 +199,7 @@ class ChargerLink:
             await self.forward.load(owners)
         except Exception as exc:  # the link works without memory; it just cannot pin history
             log.warning("charger memory not loaded: %r", exc, extra=self._log)
+        await self.ids.load()  # after the book: backend CALLs wait for it (commands.py)
         self._loaded.set()
         for upstream in self.upstreams():
             if upstream.is_open:
@@ -226,7 +234,12 @@ class ChargerLink:
             return
         call = decoded
         tx = self.book.owner_of(call)
-        target = (self.upstream_named(tx.owner) if tx else None) or self.primary
+        asker = self.ids.asker(call)  # a report on one backend's request goes to it alone
+        target = (
+            (self.upstream_named(asker) if asker else None)
+            or (self.upstream_named(tx.owner) if tx else None)
+            or self.primary
+        )
         if await self.forward.holds(call, target):
             answer = await self.forward.answer_offline(target.backend.name, call, text)
             await msg.respond(answer.encode())
@@ -234,6 +247,8 @@ class ChargerLink:
             self.shadow_runner.copy(ShadowCopy(call, None, None, tx, compare=False))
             return
         payload = self.book.payload_for(call, tx, target.backend.name) if tx else call.payload
+        if payload is not None:
+            payload = self.ids.payload_for(call, payload, target.backend.name)
         if payload is not call.payload and payload is not None:
             text = encode(Call(call.message_id, call.action, payload))
         span_name = f"backend {call.action}"
@@ -246,7 +261,8 @@ class ChargerLink:
         self._learn(call, target, result)
         self.forward.remember_authorization(call, result)
         self.memory.observe(call, text)
-        self.shadow_runner.copy(ShadowCopy(call, result, answer, tx))
+        if asker is None:
+            self.shadow_runner.copy(ShadowCopy(call, result, answer, tx))
 
     async def _call(self, target: Upstream, message_id: str, text: str) -> str:
         backend = target.backend.name

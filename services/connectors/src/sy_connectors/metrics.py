@@ -2,6 +2,7 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
+SHARDS = Gauge("sy_connectors_shards", "Charger shards this replica serves (leases held)")
 LINKS = Gauge("sy_connectors_links", "Chargers with an upstream link on this replica")
 UPSTREAMS_OPEN = Gauge("sy_connectors_upstreams_open", "Open upstream WebSockets to backends")
 DIALS = Counter("sy_connectors_dials_total", "Upstream connection attempts", ["backend", "result"])

@@ -1,7 +1,10 @@
 """The connectors' side of the bus: charger CALLs in, presence in, routes in; one link per charger.
 
-Links are keyed by charger. Presence events carry the edge's connection id and a timestamp, so a
-late "disconnected" from a charger's previous socket never closes the link of its new one.
+Links are keyed by charger, and only for chargers in the shards this replica leases
+(`ShardKeeper`): it subscribes to `sy.up.<shard>.*` for each of them and opens upstreams for the
+chargers of the shard that are connected. Presence events carry the edge's connection id and a
+timestamp, so a late "disconnected" from a charger's previous socket never closes the link of
+its new one.
 """
 
 from __future__ import annotations
@@ -18,16 +21,33 @@ from sy_codec import CallError, ErrorKind, OcppVersion, encode, error_code
 from sy_connectors import metrics
 from sy_connectors.link import ChargerLink, LinkContext
 from sy_connectors.routes import RouteTable
+from sy_connectors.shards import ShardKeeper
 
 log = logging.getLogger(__name__)
 
 
+# Replicas subscribe to a shard's CALLs in one queue group: should two ever hold the same shard
+# (a lease taken over from a replica that was only slow), each CALL still goes to one of them.
+QUEUE = "connectors"
+
+
 class Relay:
-    def __init__(self, ctx: LinkContext, routes_kv: KeyValue, presence_kv: KeyValue) -> None:
+    def __init__(
+        self, ctx: LinkContext, routes_kv: KeyValue, presence_kv: KeyValue, shards_kv: KeyValue
+    ) -> None:
         self._ctx = ctx
         self._presence_kv = presence_kv
         self.routes = RouteTable(routes_kv, self._on_route_change)
         self.links: dict[str, ChargerLink] = {}
+        self.present: dict[str, Presence] = {}  # every connected charger, on any edge
+        self.shards = ShardKeeper(
+            shards_kv,
+            ctx.settings.instance_id,
+            ctx.settings.shard_lease_s,
+            self._serve_shard,
+            self._leave_shard,
+        )
+        self._shard_subs: dict[int, Subscription] = {}
         self._subs: list[Subscription] = []
         self._background: set[asyncio.Future[None]] = set()
 
@@ -35,10 +55,11 @@ class Relay:
         await self.routes.start()
         nc = self._ctx.nc
         self._subs.append(await nc.subscribe(subjects.PRESENCE_ALL, cb=self._on_presence))
-        self._subs.append(await nc.subscribe(subjects.UP_ALL, cb=self._on_up))
-        await self._restore()
+        await self._load_presence()
+        await self.shards.start()
 
     async def stop(self) -> None:
+        await self.shards.stop()  # hands every shard over, CALLs in flight finished first
         for sub in self._subs:
             await sub.unsubscribe()
         for link in list(self.links.values()):
@@ -47,16 +68,60 @@ class Relay:
         metrics.LINKS.set(0)
         await self.routes.stop()
 
-    async def _restore(self) -> None:
-        """After a restart, reopen upstreams for the chargers the edges hold right now."""
+    def owns(self, charger_id: str) -> bool:
+        return subjects.shard_of(charger_id) in self._shard_subs
+
+    # -- shards -----------------------------------------------------------------------------------
+
+    async def _serve_shard(self, shard: int) -> None:
+        self._shard_subs[shard] = await self._ctx.nc.subscribe(
+            subjects.up_shard(shard), queue=QUEUE, cb=self._on_up
+        )
+        for p in [p for p in self.present.values() if subjects.shard_of(p.charger_id) == shard]:
+            await self._apply_presence(p)
+
+    async def _leave_shard(self, shard: int, graceful: bool) -> None:
+        """Stop taking the shard's CALLs; when handing over, let those in flight finish."""
+        sub = self._shard_subs.pop(shard, None)
+        if sub is not None:
+            if graceful:
+                await sub.drain()  # type: ignore[no-untyped-call]  # CALLs on their way are still taken
+            else:
+                await sub.unsubscribe()
+        leaving = [cid for cid in self.links if subjects.shard_of(cid) == shard]
+        if graceful:
+            timeout = self._ctx.settings.handover_timeout_s
+            await asyncio.gather(*(self.links[cid].wait_idle(timeout) for cid in leaving))
+        await asyncio.gather(*(self._drop(cid) for cid in leaving if not self.owns(cid)))
+
+    # -- presence ---------------------------------------------------------------------------------
+
+    async def _load_presence(self) -> None:
+        """The chargers the edges hold right now (events that arrived meanwhile are newer)."""
+        watcher = await self._presence_kv.watchall(ignore_deletes=True)
         try:
-            keys = await self._presence_kv.keys()
-        except Exception:  # an empty bucket raises NoKeysError
-            return
-        for key in keys:
-            entry = await self._presence_kv.get(key)
-            if entry.value:
-                await self._apply_presence(Presence.from_bytes(entry.value))
+            async for entry in watcher:
+                if entry is None:
+                    break
+                if not entry.value:
+                    continue
+                try:
+                    p = Presence.from_bytes(entry.value)
+                except Exception:
+                    log.warning("unreadable presence entry %r", entry.key)
+                    continue
+                if p.connected and p.charger_id not in self.present:
+                    self.present[p.charger_id] = p
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]
+
+    def _remember(self, p: Presence) -> None:
+        known = self.present.get(p.charger_id)
+        if p.connected:
+            if known is None or p.ts_ns >= known.ts_ns:
+                self.present[p.charger_id] = p
+        elif known is not None and known.connection_id in (p.connection_id, ""):
+            del self.present[p.charger_id]
 
     async def _on_presence(self, msg: Msg) -> None:
         try:
@@ -64,7 +129,9 @@ class Relay:
         except Exception:
             log.warning("unreadable presence message on %s", msg.subject)
             return
-        await self._apply_presence(presence)
+        self._remember(presence)
+        if self.owns(presence.charger_id):
+            await self._apply_presence(presence)
 
     async def _apply_presence(self, p: Presence) -> None:
         link = self.links.get(p.charger_id)
@@ -87,7 +154,7 @@ class Relay:
     async def _on_up(self, msg: Msg) -> None:
         headers = msg.headers or {}
         charger_id = headers.get(Header.CHARGER) or subjects.charger_id_from_token(
-            subjects.token_of(msg.subject)
+            subjects.token_of(msg.subject, 3)
         )
         try:
             version = OcppVersion(headers.get(Header.OCPP, ""))

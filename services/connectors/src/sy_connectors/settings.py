@@ -35,3 +35,15 @@ class ConnectorSettings(ServiceSettings):
         description="Offline answer for an id token the cache does not know: default Invalid "
         "(1.6) / Unknown (2.0.1); set Accepted to let every driver charge during an outage.",
     )
+    shard_lease_s: float = Field(
+        3.0,
+        gt=0.2,
+        description="How long a replica's lease on its charger shards lasts without renewal "
+        "(renewed every third of it). A replica that dies loses its chargers to the others "
+        "after about this long; replicas' clocks must agree to well within it.",
+    )
+    handover_timeout_s: float = Field(
+        30.0,
+        description="When handing chargers over to another replica (scale-out, shutdown), how "
+        "long to let their CALLs in flight finish before closing their upstreams.",
+    )

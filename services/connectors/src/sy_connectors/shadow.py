@@ -86,6 +86,7 @@ class ShadowRunner:
                 metrics.SHADOW_SKIPPED.labels("transaction_unknown_to_shadow").inc()
                 return
             payload = mapped
+        payload = link.ids.payload_for(call, payload, backend)  # its own reservation ids etc.
         text = encode(Call(call.message_id, call.action, payload))
         try:
             answer = await upstream.call(call.message_id, text)

@@ -14,8 +14,14 @@ from typing import Any
 import orjson
 
 from sy_codec import Call, OcppVersion
+from sy_connectors.idfields import rewrite
 
 V16_TX_ACTIONS = frozenset({"StopTransaction", "MeterValues"})
+# Backend CALLs naming a transaction (1.6 §6.35 RemoteStopTransaction, §5.16 TxProfile).
+V16_BACKEND_TX_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "RemoteStopTransaction": (("transactionId",),),
+    "SetChargingProfile": (("csChargingProfiles", "transactionId"),),
+}
 
 
 @dataclass
@@ -117,6 +123,22 @@ class TransactionBook:
         if str(backend_id) == str(call.payload.get("transactionId")):
             return call.payload
         return {**call.payload, "transactionId": backend_id}
+
+    def to_charger(self, call: Call, backend: str) -> dict[str, Any]:
+        """A 1.6 backend CALL naming a transaction by `backend`'s own id (a shadow's
+        RemoteStopTransaction, a TxProfile's transactionId), with the id the charger uses."""
+        paths = V16_BACKEND_TX_FIELDS.get(call.action) if self.version is OcppVersion.V16 else None
+        if not paths:
+            return call.payload
+        charger_ids = {
+            str(tx.backend_ids[backend]): int(tx.key)
+            for tx in self.open.values()
+            if backend in tx.backend_ids and tx.key.lstrip("-").isdigit()
+        }
+        payload = call.payload
+        for path in paths:
+            payload = rewrite(payload, path, lambda tx_id: charger_ids.get(str(tx_id), tx_id))
+        return payload
 
     def started_offline(self, call: Call, owner: str, local_id: int | None) -> Transaction | None:
         """A start stored for a backend that is down: the charger got `local_id` (1.6); the

@@ -21,6 +21,7 @@ from sy_edge.control import CONTROL_ALL, POLICIES, Control
 from sy_edge.recorder import ConnectionRecorder
 from sy_edge.server import charger_endpoint
 from sy_edge.settings import EdgeSettings
+from sy_edge.upstream import UpstreamCalls
 from sy_platform import Runtime, service_app
 from sy_platform.app import ReadinessCheck
 from sy_quirks import QuirkBook
@@ -54,7 +55,9 @@ def build_app(settings: EdgeSettings) -> FastAPI:
         )
         await access.start()
         presence = await rt.js.key_value(streams.PRESENCE.name)
-        ctx = EdgeContext(settings, rt.nc, frames, presence, recorder, access, quirks)
+        upstream = UpstreamCalls(rt.nc, await rt.js.key_value(streams.SHARDS.name))
+        await upstream.start()
+        ctx = EdgeContext(settings, rt.nc, frames, presence, recorder, access, quirks, upstream)
         app.state.edge = ctx
         if settings.allow_unauthenticated:
             log.warning("SY_ALLOW_UNAUTHENTICATED is on: chargers without credentials may connect")
@@ -70,6 +73,7 @@ def build_app(settings: EdgeSettings) -> FastAPI:
                 await control.unsubscribe()
             except Exception:
                 log.debug("control unsubscribe failed", exc_info=True)
+            await upstream.stop()
             await frames.stop()
             await recorder.stop()
             await access.stop()

@@ -19,6 +19,7 @@ from sy_quirks import QuirkBook
 
 if TYPE_CHECKING:
     from sy_edge.session import ChargerSession
+    from sy_edge.upstream import UpstreamCalls
 
 
 @dataclass
@@ -30,6 +31,7 @@ class EdgeContext:
     recorder: ConnectionRecorder
     access: AccessStore
     quirks: QuirkBook
+    upstream: UpstreamCalls
     sessions: dict[str, ChargerSession] = field(default_factory=dict)
     # Applied quirk rules per charger on this replica (the metric has no charger label).
     quirk_counts: dict[str, Counter[str]] = field(default_factory=dict)

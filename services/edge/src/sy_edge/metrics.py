@@ -30,3 +30,7 @@ CALL_SECONDS = Histogram(
     "Charger CALL to answer, through the bus and the backend",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+CALLS_RESENT = Counter(
+    "sy_edge_charger_calls_resent_total",
+    "Charger CALLs sent again because the connectors replica owning the charger changed",
+)

@@ -82,7 +82,6 @@ class ChargerSession:
         self.quirks = ctx.quirks.select(self.boot, admitted.policy.quirk_profiles)
         self.leave_reason = ""  # why the edge closed the socket, for presence
         self._log = {"charger_id": charger_id}
-        self._up_subject = subjects.up(charger_id)
         self._pending = PendingCalls()
         self._ids = CallIds()
         self._rate = RateLimit(ctx.settings.rate_limit_per_s, ctx.settings.rate_limit_burst)
@@ -276,13 +275,13 @@ class ChargerSession:
             span.set_attribute("ocpp.message_id", call.message_id)
             inject_headers(headers)
             try:
-                reply = await self.ctx.nc.request(
-                    self._up_subject,
+                reply = await self.ctx.upstream.request(
+                    self.charger_id,
                     text.encode(),
-                    timeout=self.ctx.settings.call_timeout_s,
-                    headers=headers,
+                    headers,
+                    self.ctx.settings.call_timeout_s,
                 )
-                answer = reply.data.decode()
+                answer = reply.decode()
             except NoRespondersError:
                 answer = self._error(call.message_id, ErrorKind.INTERNAL, "no connector is running")
             except NatsTimeout:

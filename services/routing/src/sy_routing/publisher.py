@@ -12,12 +12,14 @@ import dataclasses
 import logging
 from collections.abc import Iterable
 
+from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 from prometheus_client import Gauge
 
 from sy_bus import EffectiveRoute, streams
 from sy_calls import stop_task
 from sy_platform import Runtime
+from sy_platform.runtime import provisions_itself
 from sy_routing import table
 from sy_routing.lock import TableLock
 from sy_routing.table import Publication
@@ -136,9 +138,16 @@ class RoutePublisher:
 
     async def _bucket(self) -> KeyValue:
         if self._kv is None:
-            # After a failure the bucket may be gone altogether (deleted, new NATS cluster).
-            await streams.ensure_streams(self._rt.js)
-            self._kv = await self._rt.js.key_value(streams.ROUTES.name)
+            # After a failure the bucket may be gone altogether (deleted, new NATS cluster):
+            # say so, and what to run (routing's user may not create it).
+            try:
+                self._kv = await self._rt.js.key_value(streams.ROUTES.name)
+            except NotFoundError:
+                if not provisions_itself(self._rt.settings):
+                    await streams.verify(self._rt.js)
+                    raise
+                await streams.provision(self._rt.js)
+                self._kv = await self._rt.js.key_value(streams.ROUTES.name)
         return self._kv
 
 

@@ -45,6 +45,7 @@ def run_demo(size: int) -> int:
         pg = EmbeddedPostgres(work / "pg", free_port()).start()
         suite = Suite(
             nats_url=nats.plain_url,
+            nats_admin_url=nats.url,
             database_url=pg.create_database("switchyard"),
             log_dir=work / "logs",
             service_env={n: nats.service_env(n) for n in SERVICES},

@@ -54,6 +54,7 @@ def run_suite(port_base: int, ocpp_port: int) -> int:
             )
     with ExitStack() as stack:
         nats_url = os.environ.get("SY_NATS_URL")
+        nats_admin_url = nats_url
         service_env: dict[str, dict[str, str]] = {}
         if not nats_url:
             port = DEFAULT_NATS_PORT if _port_free(DEFAULT_NATS_PORT) else free_port()
@@ -63,7 +64,7 @@ def run_suite(port_base: int, ocpp_port: int) -> int:
             )
             server = EmbeddedNats(state / "nats", port).start()
             stack.callback(server.stop)
-            nats_url = server.plain_url
+            nats_url, nats_admin_url = server.plain_url, server.url
             service_env = {name: server.service_env(name) for name in SERVICES}
         database_url = os.environ.get("SY_DATABASE_URL")
         if not database_url:
@@ -80,12 +81,22 @@ def run_suite(port_base: int, ocpp_port: int) -> int:
         )
         # Each service gets its own database role, owning only its schema (the URL given is
         # the admin's: it creates the roles).
-        suite = Suite(nats_url=nats_url, database_url=database_url, service_env=service_env)
+        # The bus's streams and buckets are provisioned as the NATS admin (the services' own
+        # users may not create them); with your own NATS, SY_NATS_URL is used for that.
+        suite = Suite(
+            nats_url=nats_url,
+            database_url=database_url,
+            service_env=service_env,
+            nats_admin_url=nats_admin_url,
+        )
         suite.env = {
             "SY_LOG_FORMAT": os.environ.get("SY_LOG_FORMAT", "text"),
             "SY_BOOTSTRAP_TOKEN_SHA256": token_sha256,
         }
-        _say("creating a database role per service, then running every service's migrations ...")
+        _say(
+            "provisioning the bus's streams and buckets, creating a database role per service, "
+            "then running every service's migrations ..."
+        )
         try:
             suite.migrate()
         except RuntimeError as exc:

@@ -21,6 +21,7 @@ from websockets.asyncio.client import connect
 
 from sy_devkit.peers.recording import RecordingConnection
 
+ACCEPTED = "Accepted"
 quiet = logging.getLogger("sy_devkit.peers.charger")
 quiet.setLevel(logging.WARNING)
 
@@ -38,6 +39,32 @@ class Charger16(ChargePoint16):  # type: ignore[misc]
         self.commands.append(("RemoteStopTransaction", {"transaction_id": transaction_id}))
         return result16.RemoteStopTransaction(status=RemoteStartStopStatus.accepted)
 
+    # Reservations, charging profiles and logs: recorded and accepted.
+    @on(Action16.reserve_now)
+    def on_reserve_now(self, **kwargs: Any) -> result16.ReserveNow:
+        self.commands.append(("ReserveNow", kwargs))
+        return result16.ReserveNow(status=ACCEPTED)
+
+    @on(Action16.cancel_reservation)
+    def on_cancel_reservation(self, **kwargs: Any) -> result16.CancelReservation:
+        self.commands.append(("CancelReservation", kwargs))
+        return result16.CancelReservation(status=ACCEPTED)
+
+    @on(Action16.set_charging_profile)
+    def on_set_charging_profile(self, **kwargs: Any) -> result16.SetChargingProfile:
+        self.commands.append(("SetChargingProfile", kwargs))
+        return result16.SetChargingProfile(status=ACCEPTED)
+
+    @on(Action16.clear_charging_profile)
+    def on_clear_charging_profile(self, **kwargs: Any) -> result16.ClearChargingProfile:
+        self.commands.append(("ClearChargingProfile", kwargs))
+        return result16.ClearChargingProfile(status=ACCEPTED)
+
+    @on(Action16.get_log)
+    def on_get_log(self, **kwargs: Any) -> result16.GetLog:
+        self.commands.append(("GetLog", kwargs))
+        return result16.GetLog(status=ACCEPTED, filename="charger.log")
+
 
 class Charger201(ChargePoint201):  # type: ignore[misc]
     commands: list[tuple[str, dict[str, Any]]]
@@ -50,6 +77,32 @@ class Charger201(ChargePoint201):  # type: ignore[misc]
             ("RequestStartTransaction", {"id_token": id_token, "remote_start_id": remote_start_id})
         )
         return result201.RequestStartTransaction(status=RequestStartStopStatusEnumType.accepted)
+
+    # Reservations, charging profiles and reports: recorded and accepted.
+    @on(Action201.reserve_now)
+    def on_reserve_now(self, **kwargs: Any) -> result201.ReserveNow:
+        self.commands.append(("ReserveNow", kwargs))
+        return result201.ReserveNow(status=ACCEPTED)
+
+    @on(Action201.cancel_reservation)
+    def on_cancel_reservation(self, **kwargs: Any) -> result201.CancelReservation:
+        self.commands.append(("CancelReservation", kwargs))
+        return result201.CancelReservation(status=ACCEPTED)
+
+    @on(Action201.set_charging_profile)
+    def on_set_charging_profile(self, **kwargs: Any) -> result201.SetChargingProfile:
+        self.commands.append(("SetChargingProfile", kwargs))
+        return result201.SetChargingProfile(status=ACCEPTED)
+
+    @on(Action201.clear_charging_profile)
+    def on_clear_charging_profile(self, **kwargs: Any) -> result201.ClearChargingProfile:
+        self.commands.append(("ClearChargingProfile", kwargs))
+        return result201.ClearChargingProfile(status=ACCEPTED)
+
+    @on(Action201.get_base_report)
+    def on_get_base_report(self, **kwargs: Any) -> result201.GetBaseReport:
+        self.commands.append(("GetBaseReport", kwargs))
+        return result201.GetBaseReport(status=ACCEPTED)
 
 
 @asynccontextmanager

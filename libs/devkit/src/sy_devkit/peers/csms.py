@@ -75,14 +75,20 @@ class Csms16(ChargePoint16, _Recorder):  # type: ignore[misc]
         )
 
     @on(A16.meter_values)
-    def meter_values(self, **kw: Any) -> r16.MeterValues:
+    async def meter_values(self, **kw: Any) -> r16.MeterValues:
         self.record("MeterValues", kw)
+        await self.peer.answering.wait()
         return r16.MeterValues()
 
     @on(A16.stop_transaction)
     def stop_tx(self, **kw: Any) -> r16.StopTransaction:
         self.record("StopTransaction", kw)
         return r16.StopTransaction(id_tag_info={"status": AuthorizationStatus.accepted})
+
+    @on(A16.log_status_notification)
+    def log_status(self, **kw: Any) -> r16.LogStatusNotification:
+        self.record("LogStatusNotification", kw)
+        return r16.LogStatusNotification()
 
 
 class Csms201(ChargePoint201, _Recorder):  # type: ignore[misc]
@@ -109,8 +115,9 @@ class Csms201(ChargePoint201, _Recorder):  # type: ignore[misc]
         return r201.StatusNotification()
 
     @on(A201.transaction_event)
-    def transaction_event(self, **kw: Any) -> r201.TransactionEvent:
+    async def transaction_event(self, **kw: Any) -> r201.TransactionEvent:
         self.record("TransactionEvent", kw)
+        await self.peer.answering.wait()
         if "id_token" in kw:
             return r201.TransactionEvent(id_token_info={"status": self.peer.authorization})
         return r201.TransactionEvent()
@@ -119,6 +126,27 @@ class Csms201(ChargePoint201, _Recorder):  # type: ignore[misc]
     def meter_values(self, **kw: Any) -> r201.MeterValues:
         self.record("MeterValues", kw)
         return r201.MeterValues()
+
+    # Reports on this CSMS's requests, by requestId or reservation id.
+    @on(A201.notify_report)
+    def notify_report(self, **kw: Any) -> r201.NotifyReport:
+        self.record("NotifyReport", kw)
+        return r201.NotifyReport()
+
+    @on(A201.log_status_notification)
+    def log_status(self, **kw: Any) -> r201.LogStatusNotification:
+        self.record("LogStatusNotification", kw)
+        return r201.LogStatusNotification()
+
+    @on(A201.firmware_status_notification)
+    def firmware_status(self, **kw: Any) -> r201.FirmwareStatusNotification:
+        self.record("FirmwareStatusNotification", kw)
+        return r201.FirmwareStatusNotification()
+
+    @on(A201.reservation_status_update)
+    def reservation_status(self, **kw: Any) -> r201.ReservationStatusUpdate:
+        self.record("ReservationStatusUpdate", kw)
+        return r201.ReservationStatusUpdate()
 
 
 Session = Csms16 | Csms201
@@ -139,6 +167,10 @@ class CsmsPeer:
         self.name = name
         self.authorization = authorization
         self.transaction_ids = itertools.count(first_transaction_id)
+        # Cleared: meter values and transaction events are received (and recorded) but not
+        # answered until it is set again, e.g. to kill a gateway process while CALLs are in flight.
+        self.answering = asyncio.Event()
+        self.answering.set()
         self.sessions: dict[str, Session] = {}
         # Everything each charger sent, across all its sessions (a session is one connection).
         self.history: dict[str, list[tuple[str, dict[str, Any]]]] = {}
