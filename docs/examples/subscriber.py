@@ -5,6 +5,7 @@ json.loads gives you the same documents, described by docs/schemas/*.json).
 
     python subscriber.py --nats nats://127.0.0.1:4222 --name billing \
         --types transaction_started transaction_ended
+    python subscriber.py --name field-ops --types wave_transition   # migration waves
 
 The consumer is durable: stop and restart it and it continues where it stopped. Acknowledge an
 event only once you have processed it; an unacknowledged event is redelivered after ack_wait.

@@ -38,11 +38,20 @@ def _free_block(size: int) -> int:
 def test_run_starts_everything_and_stops_on_ctrl_c() -> None:
     state = Path(tempfile.mkdtemp(prefix="sy-run-"))
     state.chmod(0o755)
-    base = _free_block(7)
+    base = _free_block(12)
     env = {k: v for k, v in os.environ.items() if k not in ("SY_NATS_URL", "SY_DATABASE_URL")}
     env["SY_STATE_DIR"] = str(state)
     proc = subprocess.Popen(
-        [SWITCHYARD, "run", "--port-base", str(base), "--ocpp-port", str(base + 6)],
+        [
+            SWITCHYARD,
+            "run",
+            "--port-base",
+            str(base),
+            "--ocpp-port",
+            str(base + 6),
+            "--connectors",
+            "2",
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -65,7 +74,14 @@ def test_run_starts_everything_and_stops_on_ctrl_c() -> None:
         assert "embedded NATS" in output and "embedded Postgres" in output
 
         endpoints = json.loads((state / "endpoints.json").read_text())
-        assert set(endpoints) == {"edge", "routing", "connectors", "journal", "migration"}
+        assert set(endpoints) == {
+            "edge",
+            "routing",
+            "connectors",
+            "connectors-2",
+            "journal",
+            "migration",
+        }
         for url in endpoints.values():
             assert httpx.get(url + "/readyz", timeout=5).status_code == 200
         token = (state / "token").read_text().strip()
@@ -74,6 +90,18 @@ def test_run_starts_everything_and_stops_on_ctrl_c() -> None:
         assert httpx.get(backends, timeout=5).status_code == 401
         authorized = httpx.get(backends, headers={"Authorization": f"Bearer {token}"}, timeout=5)
         assert authorized.status_code == 200
+        # The two connectors replicas share the charger shards evenly.
+        auth = {"Authorization": f"Bearer {token}"}
+        shares: list[int] = []
+        while time.monotonic() < deadline:
+            shares = [
+                len(httpx.get(endpoints[n] + "/shards", headers=auth, timeout=5).json()["serving"])
+                for n in ("connectors", "connectors-2")
+            ]
+            if shares == [32, 32]:
+                break
+            time.sleep(0.2)
+        assert shares == [32, 32]
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0

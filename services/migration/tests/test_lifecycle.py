@@ -10,6 +10,7 @@ from sy_migration.lifecycle import (
     PlanMember,
     Refused,
     Trigger,
+    allowed_from,
     blocking,
     next_phase,
 )
@@ -85,3 +86,23 @@ def test_the_pilot_goes_first_and_waves_follow_in_order() -> None:
     signed = [PlanMember("pilot", 0, True, Phase.SIGNED_OFF), wave1, wave2]
     assert blocking(wave1, signed) == []
     assert blocking(wave2, signed) == ["wave-1 (Ready)"]
+
+
+@pytest.mark.parametrize(
+    ("phase", "trigger", "allowed"),
+    [
+        (Phase.DRAFT, Trigger.START, "from Draft no command applies; on its own it moves to Ready"),
+        (Phase.READY, Trigger.RETRY, "from Ready an operator may run start (to CuttingOver)"),
+        (Phase.OBSERVING, Trigger.SIGN_OFF, "may run rollback (to RolledBack); on its own"),
+        (Phase.PASSED, Trigger.START, "signoff (to SignedOff) or rollback (to RolledBack)"),
+        (Phase.SIGNED_OFF, Trigger.RETRY, "from SignedOff an operator may run rollback"),
+        (Phase.ROLLED_BACK, Trigger.START, "from RolledBack an operator may run retry (to Draft)"),
+    ],
+)
+def test_a_refusal_names_the_transitions_allowed_from_the_phase(
+    phase: Phase, trigger: Trigger, allowed: str
+) -> None:
+    with pytest.raises(Refused) as refused:
+        next_phase(phase, trigger)
+    assert allowed in str(refused.value)
+    assert allowed_from(phase) in str(refused.value)

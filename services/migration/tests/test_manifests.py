@@ -19,7 +19,7 @@ from sy_migration import preflight, selection
 from sy_migration.gates import Divergences
 from sy_migration.kube import ROLLBACK_ANNOTATION, reconcile
 from sy_migration.models import Wave
-from sy_migration.spec import WaveManifest, parse_manifests
+from sy_migration.spec import WaveManifest, WaveSpec, parse_manifests
 from sy_migration.store import describe
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -225,3 +225,63 @@ def test_preflight_names_what_is_missing() -> None:
         divergences=Divergences(0),
     )
     assert preflight.ready(preflight.checks(spec, fixed))
+
+
+def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in node:
+        return _resolve(defs[node["$ref"].rsplit("/", 1)[1]], defs)
+    for key in ("anyOf", "allOf"):
+        if key in node:  # `X | None`: the non-null branch
+            (branch,) = [b for b in node[key] if b.get("type") != "null"]
+            return {**_resolve(branch, defs), **{k: v for k, v in node.items() if k != key}}
+    return node
+
+
+def _differences(
+    model: dict[str, Any], crd: dict[str, Any], defs: dict[str, Any], at: str
+) -> list[str]:
+    """Where the CRD's schema and the model's disagree on fields, required fields, bounds, or
+    where the CRD leaves a field undescribed."""
+    model = _resolve(model, defs)
+    out = []
+    if "items" in model:
+        return _differences(model["items"], crd.get("items", {}), defs, f"{at}[]")
+    mine, theirs = model.get("properties", {}), crd.get("properties", {})
+    if set(mine) != set(theirs):
+        out.append(f"{at}: model {sorted(mine)} vs CRD {sorted(theirs)}")
+    if set(model.get("required", [])) != set(crd.get("required", [])):
+        out.append(f"{at}: required {model.get('required')} vs CRD {crd.get('required')}")
+    for name in set(mine) & set(theirs):
+        field, crd_field = _resolve(mine[name], defs), theirs[name]
+        where = f"{at}.{name}"
+        if "description" not in crd_field and "properties" not in crd_field:
+            out.append(f"{where}: the CRD does not describe it")
+        if "description" not in field:
+            out.append(f"{where}: the model does not describe it")
+        for bound in ("minimum", "maximum", "minLength", "maxLength", "maxItems"):
+            pydantic_bound = {"minimum": "minimum", "maximum": "maximum"}.get(bound, bound)
+            if field.get(pydantic_bound) != crd_field.get(bound):
+                out.append(
+                    f"{where}: {bound} {field.get(pydantic_bound)} vs {crd_field.get(bound)}"
+                )
+        if "properties" in field or "items" in field:
+            out += _differences(field, crd_field, defs, where)
+    return out
+
+
+def test_the_crd_and_the_spec_model_carry_the_same_described_fields() -> None:
+    """One object everywhere: what `kubectl apply` validates is what REST and the CLI take."""
+    model = WaveSpec.model_json_schema(by_alias=True)
+    crd = SCHEMA["properties"]["spec"]
+    assert _differences(model, crd, model.get("$defs", {}), "spec") == []
+    # What the issue asks every wave to carry.
+    assert {
+        "selector",
+        "targetBackend",
+        "successCriteria",
+        "observationWindow",
+        "cutoverRate",
+        "rollbackTarget",
+        "signOffOwner",
+        "note",
+    } <= set(crd["properties"])

@@ -1,19 +1,27 @@
 """The migration service on real NATS and Postgres: its schema, probes, waves applied from the
 example YAML (and JSON), plans, transitions recorded, commands refused with reasons."""
 
+import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import jsonschema
+import nats
 import yaml
 from httpx import ASGITransport, AsyncClient
+from nats.js.api import DeliverPolicy
 
 from sy_devkit.embedded_nats import EmbeddedNats
 from sy_devkit.inprocess import app_client, migrate
+from sy_events import WaveTransition, parse_event
+from sy_events.subjects import of_type
 from sy_migration.app import build_app
 from sy_migration.settings import MigrationSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 PILOT = (ROOT / "k8s" / "examples" / "wave-pilot.yaml").read_text()
+SCHEMA = ROOT / "docs" / "schemas" / "wave_transition.json"
 WAVE2 = (ROOT / "k8s" / "examples" / "kustomize" / "base" / "wave-2-public-sites.yaml").read_text()
 
 
@@ -103,3 +111,45 @@ async def test_waves_from_yaml_and_json_with_plan_and_commands(
         ]
         viewer = await client.get("/waves", headers={"Authorization": "Bearer nope"})
         assert viewer.status_code == 401
+
+
+async def test_every_recorded_transition_is_a_wave_transition_event(
+    nats_server: EmbeddedNats, new_database: Callable[[], str]
+) -> None:
+    """Creating a wave and changing a Ready wave's spec are transitions too: each is on SY_EVENTS
+    as a canonical event that validates against its published JSON Schema."""
+    db = new_database()
+    await migrate("sy_migration", db)
+    app = build_app(MigrationSettings(nats_url=nats_server.url, database_url=db))
+    nc = await nats.connect(nats_server.url)
+    try:
+        async with app_client(app) as client:
+            sub = await nc.jetstream().subscribe(
+                of_type("wave_transition"), ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
+            )
+            wave = yaml.safe_load(PILOT)
+            wave["metadata"]["name"] = name = f"events-{uuid.uuid4().hex[:8]}"
+            applied = await client.post("/waves/apply", json=wave)
+            assert applied.status_code == 200, applied.text
+            msg = await sub.next_msg(timeout=5)
+            recorded = (await client.get(f"/waves/{name}")).json()["transitions"]
+    finally:
+        await nc.close()
+    assert msg.subject == "sy.events.wave_transition.="
+    assert msg.header is not None and msg.header["Nats-Msg-Id"] == json.loads(msg.data)["event_id"]
+    jsonschema.validate(json.loads(msg.data), json.loads(SCHEMA.read_text()))
+    event = parse_event(msg.data)
+    assert isinstance(event, WaveTransition)
+    assert (event.wave, event.plan, event.from_phase, event.to_phase) == (
+        name,
+        "legacy-to-new",
+        None,
+        "Draft",
+    )
+    assert (event.trigger, event.actor, event.automatic) == ("created", "bootstrap-admin", False)
+    assert event.reason == recorded[0]["reason"] == wave["spec"]["note"]
+    assert (event.target_backend, event.rollback_target) == ("new-csms", "legacy-csms")
+    assert event.sign_off_owner == "ops-lead@example.com"
+    assert event.note.startswith("First wave.")
+    assert event.chargers.total == 0 and event.progress == "0/0 (0%)"
+    assert event.health == "Unknown" and event.gates == [] and event.rollback is None

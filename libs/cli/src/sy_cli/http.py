@@ -16,7 +16,9 @@ class CliError(Exception):
 def request(service: str, method: str, path: str, **kwargs: Any) -> Any:
     base = api_url(service)
     token = api_token()
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = dict(kwargs.pop("headers", None) or {})  # the caller's, e.g. a Content-Type
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     try:
         response = httpx.request(method, base + path, timeout=15, headers=headers, **kwargs)
     except httpx.HTTPError as exc:

@@ -37,6 +37,7 @@ from sy_events.models import (
 from sy_events.normalise import Normaliser
 from sy_events.subjects import subject_for
 from sy_events.vocab import ConnectorStatus, OccupiedDetail
+from sy_events.waves import WaveChargers, WaveGate, WaveRollback, WaveTransition
 
 __all__ = [
     "EVENT_ADAPTER",
@@ -67,6 +68,10 @@ __all__ = [
     "TransactionEnded",
     "TransactionStarted",
     "TransactionUpdated",
+    "WaveChargers",
+    "WaveGate",
+    "WaveRollback",
+    "WaveTransition",
     "parse_event",
     "subject_for",
     "to_json",

@@ -11,36 +11,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
+# Re-exported: `sy_events.models` stays the one place every event model is found.
+from sy_events.base import SCHEMA_VERSION as SCHEMA_VERSION
+from sy_events.base import EventBase as EventBase
 from sy_events.meter import MeterReading
 from sy_events.vocab import ConnectorStatus, OccupiedDetail
-
-SCHEMA_VERSION: Literal[1] = 1
-
-
-class EventBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    schema_version: Literal[1] = Field(
-        SCHEMA_VERSION, description="Version of this event's schema; bumped on breaking changes."
-    )
-    event_id: str = Field(
-        description="Unique and stable: the same event derived twice (a replay) has the same id. "
-        "Events the journal derives from frames are 'f<frame stream sequence>-<n>'."
-    )
-    charger_id: str | None = Field(
-        description="The charger's OCPP identity; null only for fleet-wide events "
-        "(a change of the default route)."
-    )
-    ts: AwareDatetime = Field(
-        description="When the gateway saw it happen (capture time of the frame, UTC)."
-    )
-    ocpp: str | None = Field(None, description="OCPP version of the charger's connection.")
-    connection_id: str | None = Field(
-        None, description="The charger's WebSocket connection the event came from."
-    )
-    frame_seq: int | None = Field(
-        None, description="SY_FRAMES stream sequence of the frame the event was derived from."
-    )
+from sy_events.waves import WaveTransition as WaveTransition
 
 
 class ChargerConnected(EventBase):
@@ -327,7 +303,8 @@ Event = Annotated[
     | BackendCommandIssued
     | BackendCommandCompleted
     | RouteChanged
-    | ShadowDivergence,
+    | ShadowDivergence
+    | WaveTransition,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
@@ -350,6 +327,7 @@ EVENT_MODELS: tuple[type[EventBase], ...] = (
     BackendCommandCompleted,
     RouteChanged,
     ShadowDivergence,
+    WaveTransition,
 )
 
 

@@ -18,7 +18,10 @@ from pydantic.json_schema import models_json_schema
 
 from sy_events.models import EVENT_ADAPTER, EVENT_MODELS, SCHEMA_VERSION, EventBase, event_type
 from sy_events.subjects import FLEET_TOKEN
+from sy_events.waves import WaveTransition
 
+# Events that never concern one charger: their subject's last token is always the fleet token.
+FLEET_WIDE: tuple[type[EventBase], ...] = (WaveTransition,)
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 BASE_ID = "https://switchyard.dev/schemas/events"
 
@@ -62,7 +65,10 @@ def asyncapi() -> dict[str, Any]:
         }
         channels[name] = {
             "address": f"sy.events.{name}.{{chargerToken}}",
-            "description": f"`{model.__name__}` events, one subject per charger.",
+            "description": f"`{model.__name__}` events, fleet-wide: the token is always "
+            f"'{FLEET_TOKEN}'."
+            if model in FLEET_WIDE
+            else f"`{model.__name__}` events, one subject per charger.",
             "parameters": {"chargerToken": {"$ref": "#/components/parameters/chargerToken"}},
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
         }

@@ -210,13 +210,15 @@ async def sync(cluster: Cluster, rt: Runtime, ops: Operations) -> None:
             try:
                 if action.kind == "apply" and action.manifest is not None:
                     async with rt.sessions() as session, session.begin():
-                        await store.apply(
+                        _, _, applied = await store.apply(
                             session,
                             action.manifest,
                             actor="kubernetes",
                             source="kubernetes",
                             namespace=cluster.namespace,
                         )
+                    if applied is not None:
+                        await announce(rt.js, applied, audited=False)
                 elif action.kind == "rollback":
                     done = await ops.rollback(name, actor="kubernetes", reason=action.reason)
                     if done.announcement:

@@ -71,15 +71,38 @@ _WHY_NOT = {
 }
 
 
+# Operators' commands (the CLI's `switchyard wave <command>`, REST `POST /waves/{name}/<command>`)
+# and, for the rest, what moves a wave on its own.
+COMMANDS = {T.START: "start", T.ROLLBACK: "rollback", T.SIGN_OFF: "signoff", T.RETRY: "retry"}
+_ON_ITS_OWN = {
+    T.PREFLIGHT_PASSED: "pre-flight passes",
+    T.PREFLIGHT_FAILED: "pre-flight fails",
+    T.ALL_CUT_OVER: "every charger is cut over",
+    T.WINDOW_HELD: "the observation window holds",
+    T.BREACH: "a gate is breached (autoRollback)",
+}
+
+
 class Refused(Exception):
     """A command that does not apply to the wave's phase; the message says why."""
+
+
+def allowed_from(phase: Phase) -> str:
+    """One sentence: what may move a wave on from `phase`, by command and on its own."""
+    moves = [(t, after) for (before, t), after in TRANSITIONS.items() if before is phase]
+    commands = [f"{COMMANDS[t]} (to {after.value})" for t, after in moves if t in COMMANDS]
+    own = [f"to {after.value} when {_ON_ITS_OWN[t]}" for t, after in moves if t in _ON_ITS_OWN]
+    said = f"from {phase.value} " + (
+        f"an operator may run {' or '.join(commands)}" if commands else "no command applies"
+    )
+    return said + (f"; on its own it moves {' or '.join(own)}" if own else "")
 
 
 def next_phase(phase: Phase, trigger: Trigger) -> Phase:
     found = TRANSITIONS.get((phase, trigger))
     if found is None:
         why = _WHY_NOT.get(trigger, f"'{trigger.value}' does not apply")
-        raise Refused(f"the wave is {phase.value}; {why}")
+        raise Refused(f"the wave is {phase.value}; {why}: {allowed_from(phase)}")
     return found
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sy_events import WaveRollback
 from sy_migration import cutover, divergence, gates, preflight, selection
 from sy_migration.clients import PAGE, Services, Unavailable
 from sy_migration.lifecycle import Phase, PlanMember, Refused, Trigger, blocking, next_phase
@@ -196,8 +197,7 @@ class Operations:
             wave = await locked(session, name)
             if wave is None:
                 raise LookupError(name)
-            if Phase(wave.phase) is not Phase.READY:
-                raise Refused(f"the wave is {wave.phase}; only a Ready wave can start its cutover")
+            next_phase(Phase(wave.phase), Trigger.START)  # refuses before routing is touched
             waiting = await self.blockers(session, wave)
             if waiting:
                 raise Refused(
@@ -349,6 +349,7 @@ class Operations:
                     reason=f"observation window {spec.observation_window} held: {report.summary()}",
                     plan=await plan_name(session, wave),
                     detail=report.doc(),
+                    report=report,
                 )
                 return Outcome(done)
         return Outcome()
@@ -373,17 +374,18 @@ class Operations:
             next_phase(phase, trigger)  # refuses before routing is touched
             why = f"wave {wave.name} rolled back by {actor}: {reason}"
             detail: dict[str, Any] = {"moved": len(wave.moved)}
+            restored_version: int | None = None
             if spec.rollback_backend:
                 await self.services.route_group(
                     wave.routing_group or group_name(wave), spec.rollback_backend, [], why, None
                 )
                 detail["routed_to"] = spec.rollback_backend
             else:
-                version = spec.rollback_version or wave.routing_version_before
-                if not version:
+                restored_version = spec.rollback_version or wave.routing_version_before
+                if not restored_version:
                     raise Refused("no routing version was recorded before the cutover")
-                restored = await self.services.restore(version, why)
-                detail["restored_version"] = version
+                restored = await self.services.restore(restored_version, why)
+                detail["restored_version"] = restored_version
                 detail["moved_back"] = len(restored.get("moved", []))
             wave.routing_version_rollback = int((await self.services.routes()).get("version") or 0)
             detail["routing_version"] = wave.routing_version_rollback
@@ -400,6 +402,14 @@ class Operations:
                 reason=reason,
                 plan=await plan_name(session, wave),
                 detail=detail,
+                report=report,
+                rollback=WaveRollback(
+                    target=spec.rollback_target,
+                    backend=spec.rollback_backend,
+                    restored_version=restored_version,
+                    routing_version=wave.routing_version_rollback,
+                    chargers=len(wave.moved),
+                ),
             )
         return Outcome(done)
 
@@ -421,26 +431,19 @@ class Operations:
                 reason=note,
                 plan=await plan_name(session, wave),
             )
-            wave.signed_off_by, wave.signed_off_at = actor, done.at
+            wave.signed_off_by, wave.signed_off_at = actor, done.event.ts
             wave.signoff_note = note
             wave.message = f"signed off by {actor}: {note}"
         return Outcome(done)
 
     async def retry(self, name: str, *, actor: str, reason: str) -> Outcome:
         """RolledBack -> Draft: the wave's chargers leave its group (back to the routes they had
-        before it) and pre-flight runs again."""
+        before it) and pre-flight runs again; once it passes, the wave is Ready to start."""
         async with self.rt.sessions() as session, session.begin():
             wave = await locked(session, name)
             if wave is None:
                 raise LookupError(name)
-            done = await move(
-                session,
-                wave,
-                Trigger.RETRY,
-                actor=actor,
-                reason=reason,
-                plan=await plan_name(session, wave),
-            )
+            next_phase(Phase(wave.phase), Trigger.RETRY)  # refuses before routing is touched
             if wave.routing_group:
                 await self.services.put_group(
                     wave.routing_group,
@@ -448,7 +451,17 @@ class Operations:
                     f"migration wave {wave.name}: chargers cut over so far",
                     f"wave {wave.name} retried: its chargers leave the wave's route ({reason})",
                 )
+            retried = len(wave.moved)
             wave.moved, wave.waiting, wave.gates, wave.health = [], [], {}, "Unknown"
             wave.signed_off_by = wave.signed_off_at = wave.signoff_note = None
             wave.message = "retried: pre-flight runs again"
+            done = await move(
+                session,
+                wave,
+                Trigger.RETRY,
+                actor=actor,
+                reason=reason,
+                plan=await plan_name(session, wave),
+                detail={"previously_moved": retried},
+            )
         return Outcome(done)

@@ -37,8 +37,14 @@ class _Camel(BaseModel):
 
 
 class Expression(_Camel):
-    key: str = Field(min_length=1, description="A charger attribute: vendor, model, site...")
-    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    key: str = Field(
+        min_length=1,
+        description="A charger attribute: vendor, model, firmware, ocpp, site, criticality, tags.",
+    )
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"] = Field(
+        description="In / NotIn: the attribute matches one / none of `values`; Exists / "
+        "DoesNotExist: the attribute is set / unset."
+    )
     values: list[str] = Field(default_factory=list, description="Globs, case-insensitive.")
 
     @field_validator("key")
@@ -53,10 +59,20 @@ class Selector(_Camel):
     """Chargers named (`chargerIds`) and members of routing groups (`groups`) — all chargers when
     neither is given — narrowed by `matchLabels` and `matchExpressions` (every one must hold)."""
 
-    charger_ids: list[str] = Field(default_factory=list, max_length=10_000)
-    groups: list[str] = Field(default_factory=list)
-    match_labels: dict[str, str] = Field(default_factory=dict)
-    match_expressions: list[Expression] = Field(default_factory=list)
+    charger_ids: list[str] = Field(
+        default_factory=list, max_length=10_000, description="Chargers named by OCPP identity."
+    )
+    groups: list[str] = Field(
+        default_factory=list, description="Routing groups whose members are in the wave."
+    )
+    match_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Charger attributes (vendor, model, firmware, ocpp, site, criticality, tags) "
+        "that must all match; values are globs, case-insensitive.",
+    )
+    match_expressions: list[Expression] = Field(
+        default_factory=list, description="Conditions on charger attributes; every one must hold."
+    )
 
     @model_validator(mode="after")
     def _something(self) -> Self:
@@ -72,17 +88,46 @@ class SuccessCriteria(_Camel):
     """Thresholds on the journal's health metrics of the wave's chargers (`POST /health`) and on
     shadow divergences. A rate with fewer than `minSamples` attempts is not judged yet."""
 
-    min_availability: float | None = Field(None, ge=0, le=1)
-    max_reconnects_per_charger_per_day: float | None = Field(None, ge=0)
-    max_disconnect_ratio: float | None = Field(None, ge=0, le=1)
-    min_session_start_ratio: float | None = Field(None, ge=0, le=1)
-    min_session_completion_ratio: float | None = Field(None, ge=0, le=1)
-    min_authorization_ratio: float | None = Field(None, ge=0, le=1)
-    max_call_error_ratio: float | None = Field(None, ge=0, le=1)
-    min_mean_time_between_faults_hours: float | None = Field(None, ge=0)
-    max_shadow_divergences: int | None = Field(None, ge=0)
-    max_shadow_divergence_ratio: float | None = Field(None, ge=0, le=1)
-    min_samples: int = Field(1, ge=1)
+    min_availability: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Mean share of the window the chargers were connected (journal availability).",
+    )
+    max_reconnects_per_charger_per_day: float | None = Field(
+        None, ge=0, description="Reconnections per charger per day."
+    )
+    max_disconnect_ratio: float | None = Field(
+        None, ge=0, le=1, description="Share of chargers that dropped their socket in the window."
+    )
+    min_session_start_ratio: float | None = Field(
+        None, ge=0, le=1, description="Share of transaction starts answered with a CALLRESULT."
+    )
+    min_session_completion_ratio: float | None = Field(
+        None, ge=0, le=1, description="Share of transaction stops answered with a CALLRESULT."
+    )
+    min_authorization_ratio: float | None = Field(
+        None, ge=0, le=1, description="Share of Authorize answers with status Accepted."
+    )
+    max_call_error_ratio: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Share of answers on the charger side that are CALLERRORs (0.01 = 1%).",
+    )
+    min_mean_time_between_faults_hours: float | None = Field(
+        None, ge=0, description="Charger-hours per fault onset."
+    )
+    max_shadow_divergences: int | None = Field(
+        None,
+        ge=0,
+        description="Shadow divergences of the target tolerated: in the shadow run (pre-flight) "
+        "and after the cutover (against the rollback target kept as a shadow).",
+    )
+    max_shadow_divergence_ratio: float | None = Field(
+        None, ge=0, le=1, description="Shadow divergences per answered CALL."
+    )
+    min_samples: int = Field(1, ge=1, description="Attempts a rate needs before it is judged.")
 
     @model_validator(mode="after")
     def _something(self) -> Self:
@@ -92,8 +137,14 @@ class SuccessCriteria(_Camel):
 
 
 class CutoverRate(_Camel):
-    chargers_per_minute: int | None = Field(None, ge=1)
-    chargers_per_second: float | None = Field(None, ge=0.001, le=1000)
+    """How fast chargers are moved: the cutover's rate limit."""
+
+    chargers_per_minute: int | None = Field(
+        None, ge=1, description="Chargers moved per minute (default 10)."
+    )
+    chargers_per_second: float | None = Field(
+        None, ge=0.001, le=1000, description="Overrides chargersPerMinute for fast waves."
+    )
     max_in_flight: int = Field(
         5, ge=1, description="At most this many chargers per routing change."
     )
@@ -106,7 +157,11 @@ class CutoverRate(_Camel):
 
 
 class Preflight(_Camel):
-    lookback: str = Field("24h", description="How far back the shadow run is looked for.")
+    """What pre-flight demands of the shadow run before the wave may cut over."""
+
+    lookback: str = Field(
+        "24h", min_length=2, description="How far back the shadow run is looked for."
+    )
     require_shadow_boot: bool = Field(
         True, description="Every charger's boot must have reached the target as a shadow."
     )
@@ -124,26 +179,60 @@ class Preflight(_Camel):
 
 
 class WaveSpec(_Camel):
-    selector: Selector
-    target_backend: str = Field(min_length=1)
+    """A wave: which chargers, where to, how fast, judged how, back where, signed off by whom."""
+
+    selector: Selector = Field(description="Which chargers are in the wave.")
+    target_backend: str = Field(
+        min_length=1, description="The routing backend the chargers move to (its name in routing)."
+    )
     rollback_target: str = Field(
         min_length=1,
-        description="A backend name (the wave's chargers are routed back to it), or "
-        "'routing-version' (restore the routing version recorded before the cutover), or "
-        "'routing-version:N'.",
+        description="Where chargers return on rollback: a backend name (the wave's chargers are "
+        "routed back to it; it stays a shadow after the cutover), or 'routing-version' (restore "
+        "the routing version recorded before the cutover), or 'routing-version:N'.",
     )
-    success_criteria: SuccessCriteria
-    observation_window: str = "30m"
-    cutover_rate: CutoverRate = Field(default_factory=CutoverRate)
-    sign_off_owner: str | None = None
-    note: str = Field("", max_length=4096)
-    plan: str | None = Field(None, description="The plan (default: label switchyard.io/plan).")
-    order: int = Field(1, ge=0, description="Position in the plan; the pilot is 0.")
-    pilot: bool = False
+    success_criteria: SuccessCriteria = Field(
+        description="Thresholds on the journal's health metrics of the wave's chargers and on "
+        "shadow divergences, judged during the cutover and the observation window; breaching one "
+        "rolls the wave back when autoRollback is true."
+    )
+    observation_window: str = Field(
+        "30m",
+        min_length=2,
+        description="How long the criteria must hold after the cutover, e.g. 30m or 24h.",
+    )
+    cutover_rate: CutoverRate = Field(
+        default_factory=CutoverRate, description="How fast chargers are moved."
+    )
+    sign_off_owner: str | None = Field(
+        None,
+        max_length=200,
+        description="Who signs the wave off once it passed: an API token's name or an OIDC "
+        "subject. Anyone with the operator role when unset.",
+    )
+    note: str = Field(
+        "",
+        max_length=4096,
+        description="The communications note for support and field ops: what changes for whom, "
+        "when, who to call. Carried by every wave_transition event.",
+    )
+    plan: str | None = Field(
+        None, max_length=200, description="The plan (default: label switchyard.io/plan)."
+    )
+    order: int = Field(
+        1,
+        ge=0,
+        description="Position in the plan; a wave starts once the lower ones are signed off.",
+    )
+    pilot: bool = Field(False, description="The plan's pilot, which goes first.")
     auto_start: bool = Field(False, description="Cut over as soon as the wave is Ready.")
     auto_rollback: bool = Field(True, description="Roll back on a gate breach.")
-    gate_interval: str = Field("10s", description="How often the gates are evaluated.")
-    preflight: Preflight = Field(default_factory=Preflight)
+    gate_interval: str = Field(
+        "10s", min_length=2, description="How often pre-flight and the gates are evaluated."
+    )
+    preflight: Preflight = Field(
+        default_factory=Preflight, description="What the shadow run must show first."
+    )
 
     @field_validator("observation_window", "gate_interval")
     @classmethod
@@ -235,3 +324,21 @@ def parse_manifests(docs: list[Any]) -> list[WaveManifest]:
             raise ValueError(f"kind {doc.get('kind')!r} is not {KIND}")
         out.append(WaveManifest.model_validate(doc))
     return out
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _inline(defs[node["$ref"].rsplit("/", 1)[1]], defs)
+        return {k: _inline(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
+def manifest_schema() -> dict[str, Any]:
+    """The MigrationWave object's JSON Schema with every field described and no references, for
+    the API's documentation (the same fields as the CRD; a test keeps them together)."""
+    schema = WaveManifest.model_json_schema(by_alias=True)
+    inlined: dict[str, Any] = _inline(schema, schema.get("$defs", {}))
+    return inlined

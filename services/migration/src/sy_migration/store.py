@@ -13,6 +13,7 @@ from sy_migration.lifecycle import EDITABLE, Phase, Refused
 from sy_migration.models import Plan, Wave, WaveTransition
 from sy_migration.spec import API_VERSION, KIND, PLAN_LABEL, WaveManifest
 from sy_migration.status import status_of
+from sy_migration.transitions import Announcement, record
 
 
 async def plan_named(session: AsyncSession, name: str, *, create: bool) -> Plan | None:
@@ -31,8 +32,9 @@ async def apply(
     actor: str,
     source: str = "api",
     namespace: str | None = None,
-) -> tuple[Wave, str]:
-    """Create or update the wave; returns it and 'created', 'configured' or 'unchanged'."""
+) -> tuple[Wave, str, Announcement | None]:
+    """Create or update the wave; returns it, 'created', 'configured' or 'unchanged', and the
+    transition to announce once committed (creation, or a Ready wave back to Draft)."""
     spec = manifest.spec.doc()
     plan = await plan_named(session, manifest.plan, create=True) if manifest.plan else None
     wave = await session.scalar(select(Wave).where(Wave.name == manifest.name).with_for_update())
@@ -59,22 +61,18 @@ async def apply(
         )
         session.add(wave)
         await session.flush()
-        session.add(
-            WaveTransition(
-                wave_id=wave.id,
-                wave=wave.name,
-                from_phase=None,
-                to_phase=Phase.DRAFT.value,
-                trigger="created",
-                actor=actor,
-                reason=manifest.spec.note[:4000],
-                detail={},
-                at=now,
-            )
+        done = await record(
+            session,
+            wave,
+            None,
+            "created",
+            actor=actor,
+            reason=manifest.spec.note,
+            plan=manifest.plan,
         )
-        return wave, "created"
+        return wave, "created", done
     if wave.spec == spec and wave.labels == manifest.metadata.labels:
-        return wave, "unchanged"
+        return wave, "unchanged", None
     phase = Phase(wave.phase)
     if phase not in EDITABLE:
         raise Refused(
@@ -84,23 +82,22 @@ async def apply(
     wave.spec, wave.labels = spec, manifest.metadata.labels
     wave.plan_id = plan.id if plan else None
     wave.generation += 1
-    if phase is Phase.READY:  # a changed wave is checked again before it may start
-        wave.phase, wave.phase_since = Phase.DRAFT.value, now
-        session.add(
-            WaveTransition(
-                wave_id=wave.id,
-                wave=wave.name,
-                from_phase=phase.value,
-                to_phase=Phase.DRAFT.value,
-                trigger="spec_changed",
-                actor=actor,
-                reason="spec changed: pre-flight runs again",
-                detail={"generation": wave.generation},
-                at=now,
-            )
-        )
     wave.message = "spec changed: waiting for pre-flight"
-    return wave, "configured"
+    if phase is not Phase.READY:
+        return wave, "configured", None
+    # A changed Ready wave is checked again before it may start.
+    wave.phase = Phase.DRAFT.value
+    back = await record(
+        session,
+        wave,
+        phase,
+        "spec_changed",
+        actor=actor,
+        reason="spec changed: pre-flight runs again",
+        plan=manifest.plan,
+        detail={"generation": wave.generation},
+    )
+    return wave, "configured", back
 
 
 def _iso(at: datetime | None) -> str | None:

@@ -39,14 +39,16 @@ def _say(message: str) -> None:
     print(f"switchyard: {message}", flush=True)
 
 
-def run_suite(port_base: int, ocpp_port: int) -> int:
+def run_suite(port_base: int, ocpp_port: int, connectors: int = 1) -> int:
     state = state_dir().resolve()
     state.mkdir(parents=True, exist_ok=True)
     http_ports = {
         name: port_base + i
         for i, name in enumerate(("edge", "routing", "connectors", "journal", "migration"), start=1)
     }
-    for name, port in [*http_ports.items(), ("charger endpoint", ocpp_port)]:
+    # More connectors replicas share the chargers by shard, on ports N+11, N+12, ...
+    extra_ports = {f"connectors-{i}": port_base + 9 + i for i in range(2, connectors + 1)}
+    for name, port in [*http_ports.items(), *extra_ports.items(), ("charger endpoint", ocpp_port)]:
         if not _port_free(port):
             raise CliError(
                 f"port {port} ({name}) is in use; stop what uses it or pick other ports with "
@@ -104,6 +106,9 @@ def run_suite(port_base: int, ocpp_port: int) -> int:
         stack.callback(suite.stop)
         _say("starting " + ", ".join(SERVICES) + " ...")
         services = suite.start(http_ports, ocpp_port=ocpp_port)
+        for name, port in extra_ports.items():
+            services[name] = suite.start_service("connectors", port, SY_INSTANCE_ID=name)
+            suite.wait_ready(services[name])
         endpoints = {name: svc.api_url for name, svc in services.items()}
         endpoints_file().write_text(json.dumps(endpoints, indent=2))
         _banner(endpoints, ocpp_port)

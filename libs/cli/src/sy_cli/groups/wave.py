@@ -27,13 +27,13 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     for action, helps in (
         ("start", "cut a Ready wave over"),
         ("rollback", "route a wave's chargers back now"),
-        ("retry", "take a RolledBack wave back to Draft"),
+        ("retry", "take a RolledBack wave back to Draft; pre-flight makes it Ready again"),
     ):
         command = sub.add_parser(action, parents=[common], help=helps)
         command.add_argument("name", help="the wave's name")
         command.add_argument(
             "--reason",
-            required=action == "rollback",
+            required=action in ("rollback", "retry"),
             default="",
             help="why (recorded with the transition)",
         )

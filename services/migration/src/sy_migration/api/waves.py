@@ -17,7 +17,7 @@ from sy_migration.clients import Unavailable
 from sy_migration.lifecycle import EDITABLE, Phase, Refused
 from sy_migration.models import Plan, Wave, WaveTransition
 from sy_migration.operations import Outcome, plan_name
-from sy_migration.spec import parse_manifests
+from sy_migration.spec import manifest_schema, parse_manifests
 from sy_migration.transitions import announce
 from sy_platform import RuntimeDep
 from sy_platform.audit import note
@@ -25,6 +25,7 @@ from sy_platform.auth import PrincipalDep
 
 router = APIRouter(prefix="/waves", tags=["waves"])
 NamePath = Annotated[str, Path(description="The wave's name (metadata.name).")]
+MANIFEST = manifest_schema()
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 
@@ -59,8 +60,14 @@ def _documents(body: bytes, content_type: str) -> list[Any]:
     "Content-Type application/yaml; several documents allowed)",
     openapi_extra={
         "requestBody": {
+            "description": "One MigrationWave object or a list of them (k8s/crds/"
+            "migrationwave.yaml); as YAML, one or several documents.",
             "content": {
-                "application/json": {"schema": {"type": "object"}},
+                "application/json": {
+                    "schema": {
+                        "anyOf": [MANIFEST, {"type": "array", "items": MANIFEST}],
+                    }
+                },
                 "application/yaml": {"schema": {"type": "string"}},
             },
             "required": True,
@@ -77,14 +84,18 @@ async def apply_waves(request: Request, rt: RuntimeDep, who: PrincipalDep) -> li
         raise HTTPException(422, str(exc)) from None
     if not manifests:
         raise HTTPException(422, "no MigrationWave object in the body")
-    out = []
+    out, moved = [], []
     async with rt.sessions() as session, session.begin():
         for manifest in manifests:
             try:
-                wave, result = await store.apply(session, manifest, actor=who.name)
+                wave, result, done = await store.apply(session, manifest, actor=who.name)
             except Refused as exc:
                 raise HTTPException(409, str(exc)) from None
             out.append(Applied(name=wave.name, result=result, phase=wave.phase))
+            if done is not None:
+                moved.append(done)
+    for done in moved:
+        await announce(rt.js, done, audited=True)
     note(
         request,
         "waves",
