@@ -60,6 +60,7 @@ class Stack:
         database_url = self.pg.create_database("switchyard")
         self.suite = Suite(
             nats_url=self.nats.plain_url,
+            nats_admin_url=self.nats.url,
             database_url=database_url,
             log_dir=self.workdir / "logs",
             service_env={name: self.nats.service_env(name) for name in SERVICES},

@@ -392,10 +392,10 @@ async def test_wave_commands_events_and_evidence(
         assert evidence["sockets"] == []
         assert evidence["last_traffic"] is not None
         recon = evidence["reconciliation"]
-        # The session charged on the new CSMS is among those seen. (The journal does not yet
-        # attribute backend legs of live traffic to sessions, so `sent_to_backend` is not
-        # asserted here: see the hand-back report.)
+        # The session charged on the new CSMS was sent to it and acknowledged by it: the
+        # journal links the backend hop to the charger's side of each exchange.
         assert recon["sessions_seen"] >= 1 and recon["differences"] == []
+        assert recon["sent_to_backend"] >= 1, recon
         assert f"{recon['sessions_seen']} sessions seen" in markdown
         assert {e["kind"] for e in evidence["exports"]} == {"sessions", "events", "status"}
         for export in evidence["exports"]:

@@ -154,10 +154,12 @@ class Suite:
 
     def wait_ready(self, service: ServiceProcess, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
-        wait_for_port(service.http_port, timeout_s=timeout_s)
         while True:
             if not service.alive():
-                raise RuntimeError(f"{service.name} exited with {service.proc.returncode}")
+                raise RuntimeError(
+                    f"{service.name} exited with {service.proc.returncode}"
+                    + (f" (its log: {service.log_path})" if service.log_path else "")
+                )
             try:
                 if httpx.get(service.api_url + "/readyz", timeout=2).status_code == 200:
                     break

@@ -68,7 +68,7 @@ class ChargerLink:
     ) -> None:
         self.charger_id = charger_id
         self.version = version
-        self.connection_id = connection_id
+        self._connection_id = connection_id
         self.presence_ts = presence_ts
         self._ctx = ctx
         self._log = {"charger_id": charger_id}
@@ -89,6 +89,17 @@ class ChargerLink:
             self._add_shadow(backend)
         self._spawn(self._load())
 
+    @property
+    def connection_id(self) -> str:
+        """The charger's socket at the edge (from presence or its CALLs' headers)."""
+        return self._connection_id
+
+    @connection_id.setter
+    def connection_id(self, value: str) -> None:
+        self._connection_id = value
+        for upstream in self.upstreams():
+            upstream.connection_id = value
+
     # -- upstreams ------------------------------------------------------------------------------
 
     def _open(self, backend: BackendRef, role: str) -> Upstream:
@@ -102,6 +113,7 @@ class ChargerLink:
             gate=self._ctx.gate(backend),
         )
         upstream.role = role
+        upstream.connection_id = self._connection_id
         upstream.on_open = self.forward.opened
         upstream.start()
         upstream.session_id = self._ctx.sessions.started(

@@ -63,6 +63,9 @@ class Upstream:
         self._on_call = on_call
         self._gate = gate
         self.role = "primary"  # primary | shadow | retired (kept for its open transactions)
+        # The charger's socket at the edge, stamped on every captured frame so the journal can
+        # link this hop to the charger's side of the same exchange.
+        self.connection_id = ""
         self.on_open: Callable[[Upstream], None] | None = None
         self._pending = PendingCalls()
         self._ws: ClientConnection | None = None
@@ -249,5 +252,6 @@ class Upstream:
                 action=action,
                 backend=self.backend.name,
                 instance=self._settings.instance_id,
+                connection_id=self.connection_id,
             )
         )
