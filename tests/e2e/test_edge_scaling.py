@@ -186,8 +186,10 @@ async def test_reconnect_storm(routed: RunningSuite, storm_edge: ServiceProcess)
                 failed_handshakes += 1
                 await asyncio.sleep(1 + 2 * random.random())
         holding.append(ws)
+        attempt = 0
         while True:
-            answer = await _call(ws, BOOT, 60)
+            attempt += 1  # a retried CALL gets a new message id (OCPP-J 1.6 §4.1.4)
+            answer = await _call(ws, BOOT.replace('"boot"', f'"boot-{attempt}"'), 60)
             if answer[0] == 3:
                 break
             # A gateway CALLERROR (e.g. the backend peer, saturated, did not take the upstream
