@@ -337,3 +337,24 @@ def test_without_the_controller_no_api_rights(render: Any) -> None:
     container, spec = containers(rendered)["migration"]
     assert spec["automountServiceAccountToken"] is False
     assert env_of(container)["SY_KUBERNETES"]["value"] == "false"
+
+
+def test_decommission_exports_land_on_a_writable_volume(
+    render: Any, rendered_scenarios: dict[str, Any]
+) -> None:
+    """The root filesystem is read-only: the evidence exports need a volume of their own,
+    a claim when the operator names one (so they outlive the pod), else an emptyDir."""
+
+    def exports_volume(rendered: Any) -> dict[str, Any]:
+        container, spec = containers(rendered)["migration"]
+        directory = env_of(container)["SY_EXPORT_DIR"]["value"]
+        (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == directory]
+        assert not mount.get("readOnly")
+        (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+        return volume
+
+    assert exports_volume(rendered_scenarios["default"])["emptyDir"] == {"sizeLimit": "10Gi"}
+    claimed = render({**BASE, "migration": {"exports": {"existingClaim": "sy-evidence"}}})
+    assert exports_volume(claimed)["persistentVolumeClaim"] == {"claimName": "sy-evidence"}
+    for service in ("routing", "journal", "edge"):
+        assert "SY_EXPORT_DIR" not in env_of(containers(claimed)[service][0])
