@@ -7,12 +7,16 @@ sockets, every CALL they send gets its answer, and the CSMS receives every one o
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 import uuid
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,12 +25,14 @@ from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
 from sy_bus import subjects
+from sy_devkit.auth import TEST_ADMIN_TOKEN
 from sy_devkit.net import free_port
 from sy_devkit.peers import CsmsPeer, connect_charger
 from sy_devkit.pytest_plugin import RunningSuite
 from sy_devkit.suite import ServiceProcess
 
 SECOND = "connectors-b-" + uuid.uuid4().hex[:6]
+SWITCHYARD = str(Path(sys.executable).parent / "switchyard")
 
 
 def _now() -> str:
@@ -192,6 +198,25 @@ async def test_a_replica_added_then_killed_mid_traffic_loses_nothing(
 
         await _until("the shards shared by two replicas", balanced, 20)
         assert set((await _shards(routed, second.api_url))["serving"]) == moving
+        # What an operator sees: the shard map, lettered by replica.
+        shown = await asyncio.to_thread(
+            subprocess.run,
+            [SWITCHYARD, "shards"],
+            env={
+                **os.environ,
+                "SY_CONNECTORS_URL": second.api_url,
+                "SY_STATE_DIR": "/nonexistent",
+                "SY_API_TOKEN": TEST_ADMIN_TOKEN,
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert f"64 charger shards, seen from {SECOND}:" in shown.stdout
+        cells = "".join(line.split()[-1] for line in shown.stdout.splitlines()[1:5])
+        assert sorted(set(cells)) == ["A", "B"] and cells.count("A") == cells.count("B") == 32
+        assert "every shard has a replica" in shown.stdout
         await _until(
             "the moved chargers relayed by the new replica", _relays(routed, second, movers), 20
         )

@@ -22,11 +22,15 @@ def emit(data: Any, *, as_json: bool, columns: Sequence[str] = (), empty: str = 
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    print(table_text(rows, columns))
+
+
+def table_text(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     cells = [[_cell(row.get(col)) for col in columns] for row in rows]
     widths = [max(len(col), *(len(r[i]) for r in cells)) for i, col in enumerate(columns)]
-    print("  ".join(col.upper().ljust(w) for col, w in zip(columns, widths, strict=True)).rstrip())
-    for r in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    lines = ["  ".join(col.upper().ljust(w) for col, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _cell(value: Any) -> str:

@@ -1,6 +1,10 @@
 """What the connectors remember per charger across restarts and replicas, in NATS KV:
 its last boot and connector statuses (`sy-state`, replayed to a new primary on cutover) and its
-open transactions (`sy-transactions`, so pinning and id mapping survive a restart)."""
+open transactions (`sy-transactions`, so pinning and id mapping survive a restart).
+
+A boot is written at the charger's boot key with the whole state, a status at its status key with
+the statuses only (`sy_bus.streams.state_boot_key`): routing watches the boots alone, and the
+frequent status writes never wake it."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from typing import Any
 import orjson
 from nats.js.kv import KeyValue
 
-from sy_bus import ChargerState, subjects
+from sy_bus import ChargerState, streams, subjects
 from sy_codec import Call, OcppVersion, decode, encode
 from sy_connectors.transactions import Transaction
 
@@ -36,15 +40,22 @@ class ChargerMemory:
         self._state_kv = state_kv
         self._tx_kv = tx_kv
         self._key = subjects.charger_token(charger_id)
+        self._boot_key = streams.state_boot_key(charger_id)
+        self._status_key = streams.state_status_key(charger_id)
         self.state = ChargerState(charger_id, version.value)
         self._writes: set[asyncio.Task[None]] = set()
         self._write_order = asyncio.Lock()  # FIFO: the last write of a key is the newest value
 
     async def load(self) -> dict[str, Transaction]:
         """The charger's state and open transactions as last written by any replica."""
-        state = await _get(self._state_kv, self._key)
-        if state is not None:
-            self.state = ChargerState.from_bytes(state)
+        boot = await _get(self._state_kv, self._boot_key)
+        if boot is not None:
+            self.state = ChargerState.from_bytes(boot)
+        statuses = await _get(self._state_kv, self._status_key)
+        if statuses is not None:  # the later record has the latest statuses
+            latest = ChargerState.from_bytes(statuses)
+            if latest.updated_ns >= self.state.updated_ns:
+                self.state.statuses = latest.statuses
         stored = await _get(self._tx_kv, self._key)
         if stored is None:
             return {}
@@ -54,16 +65,17 @@ class ChargerMemory:
         """Keep the boot and latest status frames (the exact text the charger sent)."""
         if call.action == "BootNotification":
             self.state.boot = text
+            self.state.updated_ns = time.time_ns()
+            self._write(self._state_kv, self._boot_key, self.state.to_bytes())
         elif call.action == "StatusNotification":
             self.state.statuses[status_key(call, self.version)] = text
-        else:
-            return
-        self.state.updated_ns = time.time_ns()
-        self._write(self._state_kv, self.state.to_bytes())
+            self.state.updated_ns = now = time.time_ns()
+            record = ChargerState(self.charger_id, self.state.ocpp, None, self.state.statuses, now)
+            self._write(self._state_kv, self._status_key, record.to_bytes())
 
     def save_transactions(self, open_transactions: dict[str, Transaction]) -> None:
         doc = {k: orjson.loads(tx.to_bytes()) for k, tx in open_transactions.items()}
-        self._write(self._tx_kv, orjson.dumps(doc))
+        self._write(self._tx_kv, self._key, orjson.dumps(doc))
 
     def replay(self, statuses_only: bool = False) -> list[tuple[str, str]]:
         """(message id, frame) for a new primary: the boot, then each connector's status, each
@@ -78,14 +90,14 @@ class ChargerMemory:
                 out.append((message_id, encode(Call(message_id, call.action, call.payload))))
         return out
 
-    def _write(self, kv: KeyValue, value: bytes) -> None:
-        task = asyncio.ensure_future(self._put_in_order(kv, value))
+    def _write(self, kv: KeyValue, key: str, value: bytes) -> None:
+        task = asyncio.ensure_future(self._put_in_order(kv, key, value))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
-    async def _put_in_order(self, kv: KeyValue, value: bytes) -> None:
+    async def _put_in_order(self, kv: KeyValue, key: str, value: bytes) -> None:
         async with self._write_order:
-            await _put(kv, self._key, value, self.charger_id)
+            await _put(kv, key, value, self.charger_id)
 
     async def flush(self) -> None:
         if self._writes:

@@ -32,6 +32,9 @@ class ShardOwnership(BaseModel):
         "replica died; charger CALLs wait for a new owner meanwhile)."
     )
     chargers: int = Field(description="Chargers with upstreams on this replica.")
+    owners: list[str] = Field(
+        description='The replica serving each shard, by shard number ("" for none).'
+    )
 
 
 @router.get(
@@ -54,4 +57,5 @@ async def ownership(request: Request) -> ShardOwnership:
         replicas=[ReplicaShare(instance=i, shards=counts.get(i, 0)) for i in live],
         unowned=sorted(shard for shard, owner in owners.items() if not owner),
         chargers=len(relay.links),
+        owners=[owners[shard] for shard in range(subjects.SHARDS)],
     )
