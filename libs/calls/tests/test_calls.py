@@ -109,3 +109,39 @@ async def test_fail_all_wakes_every_waiter() -> None:
     for i, fut in enumerate(futs):
         with pytest.raises(ConnectionError):
             await pending.wait(str(i), fut, 1)
+
+
+async def test_an_idle_lane_holds_no_task_and_starts_again_on_the_next_item() -> None:
+    seen: list[int] = []
+
+    async def handle(item: int) -> None:
+        await asyncio.sleep(0)
+        seen.append(item)
+
+    lane: Lane[int] = Lane("t", handle)
+    before = len(asyncio.all_tasks())
+    lane.submit(1)
+    lane.submit(2)
+    assert len(asyncio.all_tasks()) == before + 1
+    assert await lane.wait_idle(1)
+    await asyncio.sleep(0)  # the task returns once its queue is empty
+    assert len(asyncio.all_tasks()) == before and lane.queued == 0
+    lane.submit(3)
+    assert await lane.wait_idle(1)
+    assert seen == [1, 2, 3]
+    await lane.close()
+
+
+async def test_a_lane_closed_while_idle_drops_nothing_and_refuses_work() -> None:
+    dropped: list[int] = []
+
+    async def handle(item: int) -> None:
+        return None
+
+    lane: Lane[int] = Lane("t", handle, on_drop=dropped.append)
+    lane.submit(1)
+    assert await lane.wait_idle(1)
+    await lane.close()
+    assert dropped == []
+    with pytest.raises(LaneClosed):
+        lane.submit(2)

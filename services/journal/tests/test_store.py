@@ -4,8 +4,10 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from nats.aio.msg import Msg
 
 from sy_bus import FrameDirection, FrameRecord
+from sy_journal.pull import stream_sequence
 from sy_journal.store import Unstorable, frame_row, ns_from_ts, ts_from_ns
 
 
@@ -50,6 +52,29 @@ def test_row_keeps_every_field_and_converts_the_timestamp() -> None:
     }
 
 
+def test_rows_of_rewritten_frames_and_odd_values_are_checked_field_by_field() -> None:
+    row = frame_row(7, good(normalized='[2,"m1","Heartbeat",{ }]', rules=["r"], ts_ns=-5))
+    assert (row["normalized"], row["rules"], row["ts_ns"]) == (
+        '[2,"m1","Heartbeat",{ }]',
+        ["r"],
+        -5,
+    )
+    assert frame_row(8, good(message_type=None, message_id=None, action=None))["action"] is None
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "$JS.ACK.SY_FRAMES.journal.1.4711.12.1763719200000000000.0",
+        "$JS.ACK._.ACCOUNTHASH.SY_FRAMES.journal.1.4711.12.1763719200000000000.0.xyz",
+    ],
+    ids=["v1", "v2-with-domain"],
+)
+def test_the_stream_sequence_is_read_from_the_ack_subject(reply: str) -> None:
+    msg = Msg(_client=None, subject="sy.frames.a.b", reply=reply)  # type: ignore[arg-type]
+    assert stream_sequence(msg) == 4711
+
+
 def test_timestamp_conversion_is_exact_to_the_microsecond() -> None:
     ts = ts_from_ns(1_700_000_000_999_999_999)
     assert ts == datetime(2023, 11, 14, 22, 13, 20, 999999, tzinfo=UTC)
@@ -71,6 +96,8 @@ def test_timestamp_conversion_is_exact_to_the_microsecond() -> None:
         pytest.param(good(charger_id=7), id="charger-as-number"),
         pytest.param(good(action=["Heartbeat"]), id="action-as-list"),
         pytest.param(good(raw='[2,"m1","Heartbeat",{"x":"\x00"}]'), id="nul-in-raw"),
+        pytest.param(good(backend="leg\x00acy"), id="nul-in-backend"),
+        pytest.param(good(rules=["ok", 3]), id="rule-as-number"),
     ],
 )
 def test_unstorable_messages_are_rejected_up_front(data: bytes) -> None:

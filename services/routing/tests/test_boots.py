@@ -46,7 +46,7 @@ def test_boot_frames_of_both_versions_are_read() -> None:
 async def state(nats_server: EmbeddedNats) -> AsyncIterator[KeyValue]:
     nc = await nats.connect(nats_server.url)
     js = nc.jetstream()
-    await streams.ensure_streams(js)
+    await streams.provision(js)  # as the admin, like `python -m sy_bus.provision`
     try:
         yield await js.key_value(streams.STATE.name)
     finally:

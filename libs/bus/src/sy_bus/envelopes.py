@@ -7,7 +7,7 @@ KV records are small JSON documents with a schema version `v`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import orjson
@@ -30,6 +30,8 @@ class Header:
 
 
 def _dumps(obj: Any) -> bytes:
+    # orjson writes dataclasses (nested ones, str enums) itself, the same bytes as
+    # `orjson.dumps(asdict(obj))` at a tenth of the cost: asdict deep-copies every field.
     return orjson.dumps(obj)
 
 
@@ -55,13 +57,19 @@ class FrameRecord:
     v: int = 1
 
     def to_bytes(self) -> bytes:
-        return _dumps(asdict(self))
+        return _dumps(self)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> FrameRecord:
         doc = orjson.loads(data)
-        doc["direction"] = FrameDirection(doc["direction"])
+        doc["direction"] = _DIRECTIONS.get(doc["direction"]) or FrameDirection(doc["direction"])
+        if tuple(doc) == _FRAME_FIELDS:  # as `to_bytes` writes it: positional is twice as fast
+            return cls(*doc.values())
         return cls(**doc)
+
+
+_FRAME_FIELDS = tuple(f.name for f in fields(FrameRecord))
+_DIRECTIONS = {d.value: d for d in FrameDirection}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +86,7 @@ class Presence:
     v: int = 1
 
     def to_bytes(self) -> bytes:
-        return _dumps(asdict(self))
+        return _dumps(self)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Presence:
@@ -137,7 +145,7 @@ class EffectiveRoute:
     v: int = 1
 
     def to_bytes(self) -> bytes:
-        return _dumps(asdict(self))
+        return _dumps(self)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> EffectiveRoute:
@@ -164,7 +172,7 @@ class ChargerState:
     v: int = 1
 
     def to_bytes(self) -> bytes:
-        return _dumps(asdict(self))
+        return _dumps(self)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ChargerState:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -23,6 +24,10 @@ class Lane(Generic[T]):
     `submit` never awaits, so a NATS callback or a socket reader hands work over and goes back to
     reading: one slow peer never delays another, and a charger's answers are still read while its
     own CALL waits for the backend.
+
+    An idle lane holds no task and no queue: the task starts with the first item and ends when
+    the queue is empty. A gateway holds two lanes per connected charger, most of them idle, so
+    this is memory per charger (an asyncio.Queue alone is ~3 KiB, a parked task ~1.5 KiB).
     """
 
     def __init__(
@@ -35,7 +40,8 @@ class Lane(Generic[T]):
     ) -> None:
         self._name = name
         self._handler = handler
-        self._queue: asyncio.Queue[T] = asyncio.Queue(maxsize=max_queued)
+        self._max_queued = max_queued
+        self._queue: deque[T] | None = None
         self._on_drop = on_drop
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -43,11 +49,11 @@ class Lane(Generic[T]):
 
     @property
     def queued(self) -> int:
-        return self._queue.qsize()
+        return len(self._queue) if self._queue else 0
 
     @property
     def idle(self) -> bool:
-        return self._current is None and self._queue.empty()
+        return self._current is None and not self._queue
 
     async def wait_idle(self, timeout_s: float, poll_s: float = 0.02) -> bool:
         """Wait until nothing is queued or running (e.g. before handing a charger over to
@@ -62,21 +68,31 @@ class Lane(Generic[T]):
     def submit(self, item: T) -> None:
         if self._closed:
             raise LaneClosed(self._name)
+        if self._queue is None:
+            self._queue = deque()
+        elif len(self._queue) >= self._max_queued:
+            raise asyncio.QueueFull  # the caller answers "busy"
+        self._queue.append(item)
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"lane:{self._name}")
-        self._queue.put_nowait(item)  # QueueFull propagates: the caller answers "busy"
 
     async def _run(self) -> None:
-        while True:
-            item = await self._queue.get()
-            self._current = item
-            try:
-                await self._handler(item)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("lane %s: handler failed", self._name)
-            self._current = None
+        queue = self._queue
+        try:
+            while queue and not self._closed:
+                item = queue.popleft()
+                self._current = item
+                try:
+                    await self._handler(item)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("lane %s: handler failed", self._name)
+                self._current = None
+            if not queue:
+                self._queue = None  # idle: keep nothing (the next submit starts afresh)
+        finally:
+            self._task = None
 
     async def close(self) -> None:
         """Stop taking work; items still queued go to `on_drop` so each gets an answer."""
@@ -85,7 +101,8 @@ class Lane(Generic[T]):
         if self._current is not None and self._on_drop is not None:
             self._on_drop(self._current)  # interrupted mid-call: it still needs an answer
         self._current = None
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
+        queue, self._queue = self._queue, None
+        while queue:
+            item = queue.popleft()
             if self._on_drop is not None:
                 self._on_drop(item)

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from http import HTTPStatus
 
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
@@ -74,6 +75,11 @@ async def charger_endpoint(ctx: EdgeContext) -> AsyncIterator[None]:
             )
             await ws.close(1002, f"no supported subprotocol; use one of {settings.ocpp_versions}")
             return
+        # Nothing reads the handshake's headers after this point, and websockets keeps both sets
+        # for the connection's lifetime: ~3.5 KiB of every idle charger. Keep the path only.
+        if ws.request is not None:
+            ws.request = Request(ws.request.path, Headers())
+        ws.response = None
         session = ChargerSession(ws, charger_id, OcppVersion(ws.subprotocol), ctx, decision)
         await session.run()
 

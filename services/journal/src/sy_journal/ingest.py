@@ -28,7 +28,7 @@ from sy_events.subjects import of_type
 from sy_journal.metrics import ACK_PENDING, EVENTS_STORED, FRAMES_STORED, INGEST_ERRORS, LAG
 from sy_journal.outbox import OutboxPublisher
 from sy_journal.partitions import PARTITIONED, Partitions, day_of
-from sy_journal.pull import BACKOFF_FIRST_S, BACKOFF_MAX_S, PullLoop, settle
+from sy_journal.pull import BACKOFF_FIRST_S, BACKOFF_MAX_S, PullLoop, settle, stream_sequence
 from sy_journal.settings import JournalSettings
 from sy_journal.store import Row, Unstorable, decode_frame, known_transactions, row_of, write_batch
 from sy_platform import Runtime
@@ -134,7 +134,7 @@ class FrameIngest:
         decoded: list[tuple[int, FrameRecord]] = []
         stored: list[Msg] = []
         for msg in msgs:
-            seq = msg.metadata.sequence.stream
+            seq = stream_sequence(msg)
             try:
                 decoded.append((seq, decode_frame(msg.data)))
                 stored.append(msg)

@@ -99,6 +99,19 @@ class PullLoop:
             await self._handle(msgs)
 
 
+def stream_sequence(msg: Msg) -> int:
+    """A delivered message's stream sequence, read from its ack subject
+    (`$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>`).
+    nats-py's `msg.metadata` builds two dataclasses and a datetime for it: a tenth of the
+    journal's CPU. Any other form of ack subject goes through nats-py."""
+    reply = msg.reply
+    if reply.startswith("$JS.ACK."):
+        tokens = reply.split(".")
+        if len(tokens) == 9:
+            return int(tokens[5])
+    return msg.metadata.sequence.stream
+
+
 async def settle(msg: Msg, *, term: bool) -> None:
     try:
         await (msg.term() if term else msg.ack())

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -54,6 +55,7 @@ EVENT_COLUMNS = (
     "frame_seq",
     "body",
 )
+_FRAME_VALUES = itemgetter(*FRAME_COLUMNS)  # a row's values in COPY order, in one C call
 STATUS_COLUMNS = (
     "event_id",
     "ts",
@@ -108,7 +110,9 @@ def decode_frame(data: bytes) -> FrameRecord:
         record = FrameRecord.from_bytes(data)
     except Exception as exc:  # orjson, a missing/extra field or an unknown direction
         raise Unstorable(f"not a FrameRecord: {type(exc).__name__}: {exc}") from exc
-    for name in _TEXT:
+    if _plainly_storable(record):
+        return record
+    for name in _TEXT:  # say what is wrong
         _text(name, getattr(record, name))
     for name in _OPTIONAL_TEXT:
         _text(name, getattr(record, name), optional=True)
@@ -120,6 +124,36 @@ def decode_frame(data: bytes) -> FrameRecord:
     if record.message_type is not None:
         _int("message_type", record.message_type, _SMALLINT)
     return record
+
+
+def _plainly_storable(r: FrameRecord) -> bool:
+    """The common record, checked in two expressions (the per-field checks cost as much as the
+    decode): strings without NUL, an in-range timestamp and message type, no rules."""
+    t = str
+    if not (
+        type(r.charger_id) is t
+        and type(r.ocpp) is t
+        and type(r.raw) is t
+        and type(r.instance) is t
+        and type(r.connection_id) is t
+        and (r.message_id is None or type(r.message_id) is t)
+        and (r.action is None or type(r.action) is t)
+        and (r.backend is None or type(r.backend) is t)
+    ):
+        return False
+    short = (
+        f"{r.charger_id}{r.ocpp}{r.instance}{r.connection_id}{r.message_id}{r.action}{r.backend}"
+    )
+    return (
+        r.normalized is None
+        and type(r.rules) is list
+        and not r.rules
+        and type(r.ts_ns) is int
+        and 0 <= r.ts_ns < _BIGINT.stop
+        and (r.message_type is None or (type(r.message_type) is int and 0 <= r.message_type < 10))
+        and "\x00" not in r.raw
+        and "\x00" not in short
+    )
 
 
 def frame_row(stream_seq: int, data: bytes) -> Row:
@@ -210,7 +244,7 @@ async def write_batch(
 ) -> Written:
     """Store one batch in the caller's transaction (see the module docstring)."""
     written = Written()
-    frame_records = [tuple(r[c] for c in FRAME_COLUMNS) for r in frames]
+    frame_records = [_FRAME_VALUES(r) for r in frames]
     written.frames = len(
         await _copy_insert(conn, "frames", FRAME_COLUMNS, frame_records, "stream_seq")
     )

@@ -1,9 +1,10 @@
 """Learning chargers' vendor, model and firmware from their BootNotification.
 
-The connectors keep each charger's last BootNotification frame in the `sy-state` KV bucket. This
-watcher reads it off the request path, and upserts what it says into `chargers`; when that moves
-the charger into another group (a firmware update, a first boot), its route is republished as a
-new routing-table version by author `boot`.
+The connectors keep each charger's last BootNotification frame in the `sy-state` KV bucket, at a
+key of its own (statuses live elsewhere, so they never wake this watcher). This watcher reads it
+off the request path, and upserts what it says into `chargers`; when that moves the charger into
+another group (a firmware update, a first boot), its route is republished as a new routing-table
+version by author `boot`.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ class BootLearner:
                 delay = min(delay * 2, MAX_RETRY_DELAY_S)
 
     async def _follow(self, kv: KeyValue) -> None:
-        watcher = await kv.watchall()
+        watcher = await kv.watch(streams.STATE_BOOT_KEYS)
         try:
             async for entry in watcher:
                 if entry is None or entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
@@ -109,7 +110,7 @@ class BootLearner:
             await watcher.stop()  # type: ignore[no-untyped-call]
 
     async def learn(self, state: ChargerState) -> None:
-        """Apply one charger's state; status-only updates cost a dict lookup."""
+        """Apply one charger's boot; a record already applied costs a dict lookup."""
         if state.boot is None or self._seen.get(state.charger_id) == state.boot:
             return
         info = boot_info(state.boot, state.ocpp)
