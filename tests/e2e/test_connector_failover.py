@@ -7,6 +7,7 @@ sockets, every CALL they send gets its answer, and the CSMS receives every one o
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -23,6 +24,8 @@ import httpx
 import pytest
 from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from sy_bus import subjects
 from sy_devkit.auth import TEST_ADMIN_TOKEN
@@ -284,3 +287,30 @@ def _relays(suite: RunningSuite, replica: ServiceProcess, chargers: list[str]) -
         return set(chargers) <= await _links(suite, replica.api_url)
 
     return check
+
+
+async def test_a_charger_back_on_a_new_socket_keeps_its_upstream(
+    routed: RunningSuite, csms: CsmsPeer
+) -> None:
+    """The charger's socket is replaced (its edge restarted, or it reconnected): the backend's
+    connection stays, so it sees no outage, and a message id the charger uses again on its new
+    socket reaches the backend under a gateway id (invariant 3), answered under the charger's."""
+    charger_id = "CP-R-" + uuid.uuid4().hex[:8]
+    url = routed.charger_url(charger_id)
+    frame = '[2,"same-id","Heartbeat",{}]'
+    async with connect(url, subprotocols=[Subprotocol("ocpp1.6")]) as first:
+        await first.send(frame)
+        assert json.loads(await first.recv())[:2] == [3, "same-id"]
+        # The same charger on a new socket: the edge closes the old one (takeover).
+        async with connect(url, subprotocols=[Subprotocol("ocpp1.6")]) as second:
+            await second.send(frame)
+            answer = json.loads(await asyncio.wait_for(second.recv(), 15))
+            assert answer[:2] == [3, "same-id"]
+    assert csms.connects[charger_id] == 1  # one upstream connection throughout
+    upstream_ids = [
+        json.loads(f)[1]
+        for f in csms.connections[charger_id].received
+        if json.loads(f)[0] == 2 and json.loads(f)[2] == "Heartbeat"
+    ]
+    assert len(upstream_ids) == 2 and upstream_ids[0] == "same-id"
+    assert upstream_ids[1] != "same-id"  # unique on the backend's socket

@@ -50,8 +50,8 @@ async def test_reconnect_to_the_other_edge_moves_backend_calls(
     async with connect_charger(first, charger_id, "ocpp1.6") as (charger, _):
         await charger.call(c16.Heartbeat())
     async with connect_charger(second, charger_id, "ocpp1.6") as (charger, _):
-        await charger.call(c16.Heartbeat())
-        backend = await csms.wait_for(charger_id, connects=2)
+        await charger.call(c16.Heartbeat())  # answered: its upstream is open
+        backend = await csms.wait_for(charger_id)  # the current upstream session
         answer = await backend.call(c16.RemoteStartTransaction(id_tag="C"))
         assert answer.status == "Accepted"
         assert charger.commands == [("RemoteStartTransaction", {"id_tag": "C"})]

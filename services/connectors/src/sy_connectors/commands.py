@@ -7,9 +7,7 @@ charger-facing ids of the charger's id map (`idfields`, `idstore`)."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import secrets
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +17,9 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from sy_bus import Header, subjects
 from sy_calls import Lane, LaneClosed
-from sy_codec import Call, CallError, CallResult, ErrorKind, decode, encode, error_code
+from sy_codec import Call, CallError, ErrorKind, encode, error_code
 from sy_connectors import metrics
+from sy_connectors.readdress import gateway_message_id, readdressed_answer
 from sy_connectors.settings import ConnectorSettings
 from sy_connectors.work import result_payload
 
@@ -29,16 +28,10 @@ if TYPE_CHECKING:
     from sy_connectors.upstream import Upstream
 
 log = logging.getLogger(__name__)
-_counter = itertools.count(1)
 # An old primary kept for its open transactions may still end them.
 RETIRED_MAY_SEND = frozenset(
     {"RemoteStopTransaction", "RequestStopTransaction", "GetTransactionStatus"}
 )
-
-
-def gateway_message_id() -> str:
-    """Unique for the charger's whole connection, whichever backend asked (≤ 36 characters)."""
-    return f"sy{next(_counter):x}{secrets.token_hex(4)}"
 
 
 def allowed(upstream: Upstream, action: str) -> bool:
@@ -106,7 +99,7 @@ class BackendCommands:
                 headers=headers,
             )
             charger_answer = reply.data.decode()
-            answer = _with_message_id(charger_answer, call.message_id, self._link)
+            answer = readdressed_answer(charger_answer, call.message_id, self._link.version)
             await self._link.ids.answered(sent, result_payload(charger_answer, self._link.version))
             metrics.COMMANDS.labels(upstream.role, "answered").inc()
         except NoRespondersError:
@@ -131,15 +124,3 @@ class BackendCommands:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-
-def _with_message_id(answer: str, message_id: str, link: ChargerLink) -> str:
-    """The charger's answer, addressed back to the backend's own message id."""
-    decoded = decode(answer, link.version)
-    if isinstance(decoded, CallResult):
-        return encode(CallResult(message_id, decoded.payload))
-    if isinstance(decoded, CallError):
-        return encode(
-            CallError(message_id, decoded.error_code, decoded.description, decoded.details)
-        )
-    raise ValueError("the charger's answer is neither a CALLRESULT nor a CALLERROR")

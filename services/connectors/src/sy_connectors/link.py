@@ -100,6 +100,16 @@ class ChargerLink:
         for upstream in self.upstreams():
             upstream.connection_id = value
 
+    def reattach(self, connection_id: str, presence_ts: int) -> None:
+        """The charger is back on a new socket (its edge restarted or drained, or it moved to
+        another edge) while its upstreams stayed open: keep them, so no backend sees the
+        gateway's own restart as the charger going away. Its message ids start afresh on the new
+        socket, so open upstreams take its CALLs under gateway ids from now on (invariant 3)."""
+        self.connection_id = connection_id
+        self.presence_ts = presence_ts
+        for upstream in self.upstreams():
+            upstream.rewrite_ids = upstream.rewrite_ids or upstream.is_open
+
     # -- upstreams ------------------------------------------------------------------------------
 
     def _open(self, backend: BackendRef, role: str) -> Upstream:

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # Replicas subscribe to a shard's CALLs in one queue group: should two ever hold the same shard
 # (a lease taken over from a replica that was only slow), each CALL still goes to one of them.
 QUEUE = "connectors"
+DRAIN = "drain"  # the edge's reason when it closed a charger's socket itself, to shut down
 
 
 class Relay:
@@ -48,6 +49,7 @@ class Relay:
             self._leave_shard,
         )
         self._shard_subs: dict[int, Subscription] = {}
+        self._pending_drops: dict[str, asyncio.TimerHandle] = {}
         self._subs: list[Subscription] = []
         self._background: set[asyncio.Future[None]] = set()
 
@@ -60,6 +62,9 @@ class Relay:
 
     async def stop(self) -> None:
         await self.shards.stop()  # hands every shard over, CALLs in flight finished first
+        for pending in self._pending_drops.values():
+            pending.cancel()
+        self._pending_drops.clear()
         for sub in self._subs:
             await sub.unsubscribe()
         for link in list(self.links.values()):
@@ -136,20 +141,47 @@ class Relay:
     async def _apply_presence(self, p: Presence) -> None:
         link = self.links.get(p.charger_id)
         if p.connected:
+            self._keep(p.charger_id)
             if link is None:
                 self._link(p.charger_id, OcppVersion(p.ocpp), p.connection_id, p.ts_ns)
             elif link.connection_id != p.connection_id and p.ts_ns > link.presence_ts:
-                # The charger opened a new socket: give the backend a fresh connection too, so
-                # message ids restarted by the charger are unique on the upstream (invariant 3).
-                await self._drop(p.charger_id)
-                self._link(p.charger_id, OcppVersion(p.ocpp), p.connection_id, p.ts_ns)
+                if link.version.value == p.ocpp:
+                    # A new socket (edge restarted or drained, another edge): the upstreams stay.
+                    link.reattach(p.connection_id, p.ts_ns)
+                else:  # it came back speaking another OCPP version: new upstreams in that one
+                    await self._drop(p.charger_id)
+                    self._link(p.charger_id, OcppVersion(p.ocpp), p.connection_id, p.ts_ns)
             else:
                 link.connection_id, link.presence_ts = (
                     p.connection_id,
                     max(p.ts_ns, link.presence_ts),
                 )
         elif link is not None and link.connection_id in (p.connection_id, ""):
-            await self._drop(p.charger_id)
+            grace = self._ctx.settings.drain_reattach_s
+            if p.reason == DRAIN and grace > 0:
+                # The gateway closed the socket, not the charger: it is on its way back to
+                # another edge. Keep its upstreams a while, so the backends see no outage.
+                self._drop_later(p.charger_id, link.connection_id, grace)
+            else:
+                await self._drop(p.charger_id)
+
+    def _drop_later(self, charger_id: str, connection_id: str, after_s: float) -> None:
+        def drop_if_not_back() -> None:
+            self._pending_drops.pop(charger_id, None)
+            link = self.links.get(charger_id)
+            if link is not None and link.connection_id == connection_id:
+                task = asyncio.ensure_future(self._drop(charger_id))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+
+        self._keep(charger_id)
+        loop = asyncio.get_running_loop()
+        self._pending_drops[charger_id] = loop.call_later(after_s, drop_if_not_back)
+
+    def _keep(self, charger_id: str) -> None:
+        pending = self._pending_drops.pop(charger_id, None)
+        if pending is not None:
+            pending.cancel()
 
     async def _on_up(self, msg: Msg) -> None:
         headers = msg.headers or {}

@@ -47,3 +47,11 @@ class ConnectorSettings(ServiceSettings):
         description="When handing chargers over to another replica (scale-out, shutdown), how "
         "long to let their CALLs in flight finish before closing their upstreams.",
     )
+    drain_reattach_s: float = Field(
+        30.0,
+        ge=0,
+        description="When an edge shuts down and closes a charger's socket, how long its "
+        "upstreams stay open for it to come back through another edge (the backends then see no "
+        "outage); 0 closes them at once. A charger that reconnects after an edge crash keeps "
+        "its upstreams too.",
+    )

@@ -80,6 +80,10 @@ class ShardKeeper:
         """Hand every shard over (CALLs in flight finish first, leases kept renewed meanwhile)
         and leave the membership."""
         self._stopping = True
+        self._kick.set()
+        balancing = [t for t in self._tasks if t.get_name() == "shard-balance"]
+        if balancing:  # let a claim in progress finish, so what it takes is handed over too
+            await asyncio.wait(balancing, timeout=self.tick_s * 3 + 5)
         for shard in sorted(set(self.held) - self.leaving):
             self._hand_over(shard)
         if self._handovers:
@@ -117,7 +121,7 @@ class ShardKeeper:
                 log.exception("renewing shard leases failed this round; retrying")
 
     async def _balancing(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), self.tick_s)
             self._kick.clear()
@@ -176,6 +180,8 @@ class ShardKeeper:
                 shard_key(shard), Lease(self.instance, until).to_bytes(), last=revision
             )
         except KeyWrongLastSequenceError:
+            if self.held.get(shard) != revision or shard in self.leaving:
+                return  # we released it meanwhile: that write moved the revision
             log.warning("shard %d was taken over by another replica", shard)
             await self._drop(shard, graceful=False)
             return
@@ -241,15 +247,31 @@ class ShardKeeper:
         self._held_until.pop(shard, None)
         if revision is None:
             return  # lost meanwhile
-        try:
-            await self._kv.update(shard_key(shard), Lease("", 0).to_bytes(), last=revision)
-            log.info("handed shard %d over", shard)
-        except Exception as exc:  # taken meanwhile, or NATS unreachable: it expires anyway
-            log.warning("could not release shard %d: %r", shard, exc)
+        await self._free(shard, revision)
         self._kick.set()
 
+    async def _free(self, shard: int, revision: int) -> None:
+        for _ in range(3):
+            try:
+                await self._kv.update(shard_key(shard), Lease("", 0).to_bytes(), last=revision)
+                log.info("handed shard %d over", shard)
+                return
+            except KeyWrongLastSequenceError:  # a renewal of ours landed in between?
+                try:
+                    entry = await self._kv.get(shard_key(shard))
+                    lease = Lease.from_bytes(entry.value or b"", entry.revision or 0)
+                except Exception:
+                    return
+                if lease.owner != self.instance:
+                    return  # another replica has it already
+                revision = lease.revision
+            except Exception as exc:  # NATS unreachable: the lease expires anyway
+                log.warning("could not release shard %d: %r", shard, exc)
+                return
+
     async def _drop(self, shard: int, graceful: bool) -> None:
-        self.held.pop(shard, None)
+        if self.held.pop(shard, None) is None:
+            return  # handed over or dropped already
         self._held_until.pop(shard, None)
         if shard in self.leaving:
             return  # its hand-over is stopping it already

@@ -31,6 +31,7 @@ from sy_codec import (
 )
 from sy_connectors import metrics
 from sy_connectors.access import DialGate, SecretUnavailable, headers_for, ssl_for
+from sy_connectors.readdress import readdressed_answer, readdressed_call
 from sy_connectors.settings import ConnectorSettings
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,10 @@ class Upstream:
         self.dials = 0
         self.session_id = ""
         self._background: set[asyncio.Future[None]] = set()
+        # Set when the charger came back on a new socket while this one stayed open: its message
+        # ids start afresh and may repeat ids this socket has carried, so until this socket is
+        # renewed every charger CALL goes up under a gateway id (invariant 3).
+        self.rewrite_ids = False
 
     @property
     def is_open(self) -> bool:
@@ -111,6 +116,9 @@ class Upstream:
             raise BackendUnavailable(self.backend.name) from None
         ws = self._ws
         assert ws is not None
+        charger_id = message_id
+        if self.rewrite_ids:
+            message_id, text = readdressed_call(text, self.version)
         waiting = self._pending.expect(message_id)
         started = time.perf_counter()
         try:
@@ -121,6 +129,8 @@ class Upstream:
         timeout = self.backend.call_timeout_s or self._settings.call_timeout_s
         answer = await self._pending.wait(message_id, waiting, timeout)
         metrics.BACKEND_SECONDS.labels(self.backend.name).observe(time.perf_counter() - started)
+        if message_id != charger_id:
+            answer = readdressed_answer(answer, charger_id, self.version)
         return answer
 
     async def answer(self, text: str, message_id: str) -> None:
@@ -185,6 +195,7 @@ class Upstream:
 
     async def _serve(self, ws: ClientConnection) -> None:
         self._ws = ws
+        self.rewrite_ids = False  # a new socket: the charger's own ids are unique on it again
         self.connected_since = time.time()
         self._open.set()
         if self.on_open is not None:
