@@ -18,7 +18,7 @@ from sy_connectors.memory import ChargerMemory
 from sy_devkit.embedded_nats import EmbeddedNats
 
 V16 = OcppVersion.V16
-BOOT = '[2,"b1","BootNotification",{"chargePointVendor":"Acme","chargePointModel":"AC22"}]'
+BOOT = '[2,"b1","BootNotification",{"chargePointVendor":"MemoryTest","chargePointModel":"MT1"}]'
 
 
 def status(connector: int, state: str) -> tuple[Call, str]:

@@ -109,3 +109,25 @@ async def test_a_boot_is_learned_and_moves_the_charger_into_its_group(
     await put_state(state, cp, "ocpp2.0.1", boot201(f"Bolt-{unique}", "DC150", "7.2"))
     again = await eventually(client, f"/chargers/{cp}", lambda c: c["firmware"] == "7.2")
     assert again["site"] == "Berlin"
+
+
+async def test_a_storm_of_boots_is_learned_in_batches(
+    client: httpx.AsyncClient, state: KeyValue, unique: str
+) -> None:
+    """Thousands of chargers booting at once (a reconnect storm) are learned together: every
+    one of them, with the last boot of each winning, and none lost between batches."""
+    vendor = f"Storm-{unique}"
+    chargers = [f"STORM-{unique}-{n}" for n in range(300)]
+    await asyncio.gather(
+        *(put_state(state, cp, "ocpp1.6", boot16(vendor, "AC22", "1.0")) for cp in chargers)
+    )
+    for cp in chargers[:100]:  # a second boot of a third of them: firmware updated meanwhile
+        await put_state(state, cp, "ocpp1.6", boot16(vendor, "AC22", "2.0"))
+
+    def learned(found: list[dict[str, Any]]) -> bool:
+        return sorted((c["charger_id"], c["firmware"]) for c in found) == sorted(
+            [(cp, "2.0") for cp in chargers[:100]] + [(cp, "1.0") for cp in chargers[100:]]
+        )
+
+    found = await eventually(client, f"/chargers?vendor={vendor}&limit=10000", learned)
+    assert {c["model"] for c in found} == {"AC22"} and {c["ocpp"] for c in found} == {"ocpp1.6"}

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import orjson
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
+from sqlalchemy import select
 
 from sy_bus import ChargerState, streams
 from sy_calls import stop_task
@@ -26,6 +27,10 @@ from sy_routing.models import Charger
 log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY_S = 10.0
+BATCH_WINDOW_S = 0.05
+BATCH_MAX = 500
+DETAILS_SHOWN = 50  # per-charger before/after kept in a batch's version and audit record
+LEARNED = ("vendor", "model", "firmware", "ocpp")
 _LIMIT = 64  # column width; OCPP allows at most 50 for any of these fields
 
 
@@ -97,53 +102,118 @@ class BootLearner:
     async def _follow(self, kv: KeyValue) -> None:
         watcher = await kv.watch(streams.STATE_BOOT_KEYS)
         try:
-            async for entry in watcher:
-                if entry is None or entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
-                    continue
+            while True:
                 try:
-                    state = ChargerState.from_bytes(entry.value)
-                except Exception:
-                    log.warning("ignoring unreadable %s entry %r", streams.STATE.name, entry.key)
-                    continue
-                await self.learn(state)
+                    batch = await _next_batch(watcher)
+                except StopAsyncIteration:
+                    return
+                states = []
+                for entry in batch:
+                    if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
+                        continue
+                    try:
+                        states.append(ChargerState.from_bytes(entry.value))
+                    except Exception:
+                        log.warning(
+                            "ignoring unreadable %s entry %r", streams.STATE.name, entry.key
+                        )
+                await self.learn_many(states)
         finally:
             await watcher.stop()  # type: ignore[no-untyped-call]
 
     async def learn(self, state: ChargerState) -> None:
-        """Apply one charger's boot; a record already applied costs a dict lookup."""
-        if state.boot is None or self._seen.get(state.charger_id) == state.boot:
+        """Apply one charger's boot."""
+        await self.learn_many([state])
+
+    async def learn_many(self, states: list[ChargerState]) -> None:
+        """Apply a batch of boots (a reconnect storm brings thousands): one read of what routing
+        knows of them, and one change for those whose vendor, model, firmware or OCPP version
+        is new. A record already applied costs a dict lookup."""
+        fresh: dict[str, tuple[ChargerState, dict[str, str | None]]] = {}
+        for state in states:
+            if state.boot is None or self._seen.get(state.charger_id) == state.boot:
+                continue
+            info = boot_info(state.boot, state.ocpp)
+            if info is None:
+                log.warning("boot in %s is not a BootNotification CALL", streams.STATE.name,
+                            extra={"charger_id": state.charger_id})  # fmt: skip
+                self._seen[state.charger_id] = state.boot
+                continue
+            learned = {"vendor": info.vendor, "model": info.model, "firmware": info.firmware,
+                       "ocpp": state.ocpp or None}  # fmt: skip
+            fresh[state.charger_id] = (state, learned)  # the latest boot of a charger wins
+        if not fresh:
             return
-        info = boot_info(state.boot, state.ocpp)
-        if info is None:
-            log.warning("boot in %s is not a BootNotification CALL", streams.STATE.name,
-                        extra={"charger_id": state.charger_id})  # fmt: skip
-            self._seen[state.charger_id] = state.boot
-            return
-        booted = datetime.fromtimestamp(state.updated_ns / 1e9, UTC) if state.updated_ns else None
-        learned = {"vendor": info.vendor, "model": info.model, "firmware": info.firmware,
-                   "ocpp": state.ocpp or None}  # fmt: skip
         async with self._rt.sessions() as session:  # most boots change nothing: skip the lock
-            known = await session.get(Charger, state.charger_id)
-        if known is not None and {k: getattr(known, k) for k in learned} == learned:
-            self._seen[state.charger_id] = state.boot
-            return
-        reason = f"{state.charger_id} booted as {info.vendor} {info.model} {info.firmware}"
+            rows = await session.scalars(select(Charger).where(Charger.charger_id.in_(fresh)))
+            known = {c.charger_id: {k: getattr(c, k) for k in LEARNED} for c in rows}
+        changed = {cid: v for cid, v in fresh.items() if known.get(cid) != v[1]}
+        for cid, (state, _) in fresh.items():
+            if cid not in changed:
+                self._seen[cid] = state.boot or ""
+        if changed:
+            await self._apply(changed)
+
+    async def _apply(self, changed: dict[str, tuple[ChargerState, dict[str, str | None]]]) -> None:
+        if len(changed) == 1:
+            [(cid, (_, learned))] = changed.items()
+            reason = f"{cid} booted as {learned['vendor']} {learned['model']} {learned['firmware']}"
+        else:
+            reason = f"{len(changed)} chargers booted with new vendor, model or firmware"
         async with self._table.change(reason) as change:
-            charger = await change.session.get(Charger, state.charger_id)
-            if charger is None:
-                charger = Charger(charger_id=state.charger_id, tags=[])
-                change.session.add(charger)
-                before = None
-            else:
-                before = {k: getattr(charger, k) for k in learned}
-            if before != learned:
+            rows = await change.session.scalars(
+                select(Charger).where(Charger.charger_id.in_(changed))
+            )
+            chargers = {c.charger_id: c for c in rows}
+            details = []
+            for cid, (state, learned) in changed.items():
+                charger = chargers.get(cid)
+                if charger is None:
+                    charger = Charger(charger_id=cid, tags=[])
+                    change.session.add(charger)
+                    before = None
+                else:
+                    before = {k: getattr(charger, k) for k in LEARNED}
+                if before == learned:
+                    continue
                 for name, value in learned.items():
                     setattr(charger, name, value)
-                charger.booted_at = booted
-                detail = {"op": "charger.booted", "charger_id": state.charger_id,
-                          "before": before, "after": learned}  # fmt: skip
-                change.learn(detail, chargers=[state.charger_id])
-        self._seen[state.charger_id] = state.boot
+                if state.updated_ns:
+                    charger.booted_at = datetime.fromtimestamp(state.updated_ns / 1e9, UTC)
+                details.append({"charger_id": cid, "before": before, "after": learned})
+            if len(details) == 1:
+                change.learn({"op": "charger.booted", **details[0]}, chargers=changed)
+            elif details:
+                shown = details[:DETAILS_SHOWN]
+                change.learn(
+                    {"op": "charger.booted", "count": len(details), "chargers": shown},
+                    chargers=changed,
+                )
+        for cid, (state, _) in changed.items():
+            self._seen[cid] = state.boot or ""
         if change.version:
-            log.info("boot moved the charger's route at version %d", change.version,
-                     extra={"charger_id": state.charger_id})  # fmt: skip
+            log.info("boots moved %d charger(s) to another route at version %d",
+                     len(change.moved), change.version)  # fmt: skip
+
+
+async def _next_batch(watcher: KeyValue.KeyWatcher) -> list[KeyValue.Entry]:
+    """The next update, plus every further one that arrives within BATCH_WINDOW_S (at most
+    BATCH_MAX): one database round trip for a storm of boots instead of one per charger."""
+    batch: list[KeyValue.Entry] = []
+    while not batch:
+        first = await anext(watcher)  # StopAsyncIteration when the watcher is stopped
+        if first is not None:  # None marks the end of the initial values
+            batch.append(first)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BATCH_WINDOW_S
+    while len(batch) < BATCH_MAX:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            break
+        try:
+            entry = await watcher.updates(timeout=remaining)  # type: ignore[no-untyped-call]
+        except TimeoutError:
+            break
+        if isinstance(entry, KeyValue.Entry):  # not the initial-values marker nor a stop
+            batch.append(entry)
+    return batch
