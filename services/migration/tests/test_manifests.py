@@ -285,3 +285,10 @@ def test_the_crd_and_the_spec_model_carry_the_same_described_fields() -> None:
         "signOffOwner",
         "note",
     } <= set(crd["properties"])
+
+
+@pytest.mark.parametrize("kind", [{}, None, 7, ["MigrationWave"]])
+def test_a_kind_that_is_not_a_string_is_refused_with_a_sentence(kind: object) -> None:
+    """Found by fuzzing: `"kind": {}` crashed the apply endpoint (a 500)."""
+    with pytest.raises(ValueError, match="needs a 'kind' string"):
+        parse_manifests([{"apiVersion": "switchyard.io/v1alpha1", "kind": kind}])

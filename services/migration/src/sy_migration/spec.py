@@ -317,11 +317,14 @@ def parse_manifests(docs: list[Any]) -> list[WaveManifest]:
             continue
         if not isinstance(doc, dict):
             raise ValueError("each document must be a MigrationWave object")
-        if doc.get("kind", "").endswith("List") and isinstance(doc.get("items"), list):
+        kind = doc.get("kind")
+        if not isinstance(kind, str):
+            raise ValueError(f"each document needs a 'kind' string ({KIND}), not {kind!r}")
+        if kind.endswith("List") and isinstance(doc.get("items"), list):
             out.extend(parse_manifests(doc["items"]))
             continue
-        if doc.get("kind") != KIND:
-            raise ValueError(f"kind {doc.get('kind')!r} is not {KIND}")
+        if kind != KIND:
+            raise ValueError(f"kind {kind!r} is not {KIND}")
         out.append(WaveManifest.model_validate(doc))
     return out
 
