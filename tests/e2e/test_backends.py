@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from ocpp.v201 import call as c201
 from sy_bus import EffectiveRoute, streams, subjects
 from sy_devkit.peers import CsmsPeer, connect_charger
 from sy_devkit.pytest_plugin import RunningSuite
+from sy_devkit.waiting import eventually
 
 
 def _now() -> str:
@@ -114,13 +115,6 @@ def _names(backends: Backends) -> tuple[str, str, str]:
     return legacy, new, observer
 
 
-async def _eventually(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
 def _actions(peer: CsmsPeer, charger_id: str) -> list[str]:
     """What the charger sent this backend, over every connection the gateway opened to it."""
     return [action for action, _ in peer.history.get(charger_id, [])]
@@ -178,7 +172,7 @@ async def test_shadow_gets_every_call_with_its_own_transaction_ids(
     ]
     assert _actions(backends.peers[legacy], charger_id) == expected
     for shadow in (new, observer):
-        await _eventually(lambda s=shadow: _actions(backends.peers[s], charger_id) == expected)
+        await eventually(lambda s=shadow: _actions(backends.peers[s], charger_id) == expected)
     # The shadow's own id for the same transaction, consistently, on every later message.
     new_session = backends.peers[new].sessions[charger_id]
     shadow_ids = {p["transaction_id"] for a, p in new_session.received if a in expected[3:]}
@@ -212,7 +206,7 @@ async def test_cutover_and_rollback_during_a_transaction_1_6(
         )
         before_cutover = await backends.latest_version()
         await backends.route(charger_id, new)  # cutover mid-transaction
-        await _eventually(lambda: _actions(backends.peers[new], charger_id)[:2]
+        await eventually(lambda: _actions(backends.peers[new], charger_id)[:2]
                           == ["BootNotification", "StatusNotification"])  # fmt: skip
         meter = [{"timestamp": _now(), "sampledValue": [{"value": "5"}]}]
         await charger.call(
@@ -342,7 +336,7 @@ async def test_primary_down_while_charging_stores_and_forwards_in_order(
         )
         await peer.start(port)  # back
         # The five stored CALLs arrive once the backend is back.
-        await _eventually(lambda: len(_actions(peer, charger_id)) >= 3 + 5, timeout_s=20)
+        await eventually(lambda: len(_actions(peer, charger_id)) >= 3 + 5, within_s=20)
         # Live again: the charger still uses the local id; the backend sees its own.
         await charger.call(
             c16.StopTransaction(meter_stop=9, timestamp=_now(), transaction_id=local_tx)

@@ -33,6 +33,7 @@ from sy_devkit.net import free_port
 from sy_devkit.peers import CsmsPeer, connect_charger
 from sy_devkit.pytest_plugin import RunningSuite
 from sy_devkit.suite import ServiceProcess
+from sy_devkit.waiting import eventually
 
 SECOND = "connectors-b-" + uuid.uuid4().hex[:6]
 SWITCHYARD = str(Path(sys.executable).parent / "switchyard")
@@ -55,15 +56,6 @@ async def _links(suite: RunningSuite, api_url: str) -> set[str]:
         answer = await http.get(api_url + "/links")
         answer.raise_for_status()
         return {link["charger_id"] for link in answer.json()}
-
-
-async def _until(what: str, check: Any, timeout_s: float) -> float:
-    """Poll the async `check` until it is true; returns the seconds it took."""
-    started = time.monotonic()
-    while not await check():
-        assert time.monotonic() - started < timeout_s, f"{what}: not within {timeout_s:g} s"
-        await asyncio.sleep(0.1)
-    return time.monotonic() - started
 
 
 @dataclass
@@ -163,10 +155,8 @@ async def first_connectors(routed: RunningSuite) -> AsyncIterator[ServiceProcess
     first = routed.services["connectors"]
     yield first
     # Whatever happened, leave the suite as the other tests expect it: one replica, every shard.
-    await _until(
-        "the first replica serving every shard again",
-        lambda: _serves_all(routed, first),
-        timeout_s=20,
+    await eventually(
+        lambda: _serves_all(routed, first), 20, "the first replica serving every shard again"
     )
 
 
@@ -178,7 +168,7 @@ async def test_a_replica_added_then_killed_mid_traffic_loses_nothing(
     routed: RunningSuite, csms: CsmsPeer, first_connectors: ServiceProcess
 ) -> None:
     first = first_connectors
-    await _until("one replica serving every shard", lambda: _serves_all(routed, first), 20)
+    await eventually(lambda: _serves_all(routed, first), 20, "one replica serving every shard")
     moving = _handed_over((await _shards(routed, first.api_url))["instance"])
     movers = _chargers(moving, 4, on_moving=True)
     stayer = _chargers(moving, 1, on_moving=False)
@@ -188,7 +178,7 @@ async def test_a_replica_added_then_killed_mid_traffic_loses_nothing(
     ]
     stop = asyncio.Event()
     traffic = [asyncio.create_task(_drive(routed, d, stop)) for d in drivers]
-    await _until("every charger charging", _all_answering(drivers, 3), 20)
+    await eventually(_all_answering(drivers, 3), 20, "every charger charging")
 
     # Scale out mid-traffic: the new replica takes half of the shards, gracefully.
     second = routed.suite.start_service("connectors", free_port(), SY_INSTANCE_ID=SECOND)
@@ -199,7 +189,7 @@ async def test_a_replica_added_then_killed_mid_traffic_loses_nothing(
             share = await _shards(routed, second.api_url)
             return len(share["serving"]) == subjects.SHARDS // 2 and not share["unowned"]
 
-        await _until("the shards shared by two replicas", balanced, 20)
+        await eventually(balanced, 20, "the shards shared by two replicas")
         assert set((await _shards(routed, second.api_url))["serving"]) == moving
         # What an operator sees: the shard map, lettered by replica.
         shown = await asyncio.to_thread(
@@ -220,26 +210,28 @@ async def test_a_replica_added_then_killed_mid_traffic_loses_nothing(
         cells = "".join(line.split()[-1] for line in shown.stdout.splitlines()[1:5])
         assert sorted(set(cells)) == ["A", "B"] and cells.count("A") == cells.count("B") == 32
         assert "every shard has a replica" in shown.stdout
-        await _until(
-            "the moved chargers relayed by the new replica", _relays(routed, second, movers), 20
+        await eventually(
+            _relays(routed, second, movers), 20, "the moved chargers relayed by the new replica"
         )
-        await _until("traffic flowing after the hand-over", _all_answering(drivers, 10), 20)
+        await eventually(_all_answering(drivers, 10), 20, "traffic flowing after the hand-over")
 
         # Kill it while CALLs are in flight: the CSMS holds its answers to meter values, so
         # every charger has one waiting when the replica dies (no hand-over; its leases simply
         # stop being renewed). Those CALLs must reach the CSMS again through the new owner.
         csms.answering.clear()
-        await _until("a CALL of every charger in flight", _all_in_flight(csms, drivers), 10)
+        await eventually(_all_in_flight(csms, drivers), 10, "a CALL of every charger in flight")
         second.proc.kill()
         killed = time.monotonic()
         await asyncio.sleep(0.2)
         csms.answering.set()  # the stayer's CALL is answered; the movers' upstreams are gone
-        await _until(
-            "the first replica serving every shard", lambda: _serves_all(routed, first), 20
+        await eventually(
+            lambda: _serves_all(routed, first), 20, "the first replica serving every shard"
         )
         took_over_s = time.monotonic() - killed
         before = {d.charger_id: len(d.answered) for d in drivers}
-        await _until("traffic flowing after the takeover", _all_answering(drivers, 10, before), 30)
+        await eventually(
+            _all_answering(drivers, 10, before), 30, "traffic flowing after the takeover"
+        )
     finally:
         stop.set()
         done = await asyncio.gather(*traffic, return_exceptions=True)

@@ -13,7 +13,7 @@ import json
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from websockets.asyncio.client import connect
 from sy_bus import EffectiveRoute, streams
 from sy_devkit.peers import CsmsPeer, connect_charger
 from sy_devkit.pytest_plugin import RunningSuite
+from sy_devkit.waiting import eventually
 
 COMMANDS_16 = ["CancelReservation", "ChangeAvailability", "ClearChargingProfile", "GetLog",
                "ReserveNow", "SetChargingProfile"]  # fmt: skip
@@ -98,13 +99,6 @@ async def pair(routed: RunningSuite) -> AsyncIterator[Pair]:
     await shadow.stop()
 
 
-async def _eventually(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
 def _received(peer: CsmsPeer, charger_id: str, action: str) -> list[dict[str, Any]]:
     return [p for a, p in peer.history.get(charger_id, []) if a == action]
 
@@ -172,7 +166,7 @@ async def test_colliding_ids_from_two_backends_1_6(pair: Pair, charger_id: str) 
             )
         starts = _received(pair.primary, charger_id, "StartTransaction")
         assert [s.get("reservation_id") for s in starts] == [None, 1]  # only its own, as its own
-        await _eventually(lambda: len(_received(pair.shadow, charger_id, "StartTransaction")) == 2)
+        await eventually(lambda: len(_received(pair.shadow, charger_id, "StartTransaction")) == 2)
         copies = _received(pair.shadow, charger_id, "StartTransaction")
         assert [s.get("reservation_id") for s in copies] == [1, None]
 
@@ -210,7 +204,7 @@ async def test_colliding_ids_from_two_backends_1_6(pair: Pair, charger_id: str) 
         assert primary_req == 1 and shadow_req != 1
         await charger.call(c16.LogStatusNotification(status="Uploading", request_id=shadow_req))
         await charger.call(c16.LogStatusNotification(status="Uploaded", request_id=primary_req))
-        await _eventually(
+        await eventually(
             lambda: len(_received(pair.shadow, charger_id, "LogStatusNotification")) > 0
         )
         await asyncio.sleep(0.3)  # a wrongly copied report would have arrived by now
@@ -259,7 +253,7 @@ async def test_colliding_ids_from_two_backends_2_0_1(pair: Pair, charger_id: str
             )
         events = _received(pair.primary, charger_id, "TransactionEvent")
         assert [e["transaction_info"].get("remote_start_id") for e in events] == [None, 1]
-        await _eventually(lambda: len(_received(pair.shadow, charger_id, "TransactionEvent")) == 2)
+        await eventually(lambda: len(_received(pair.shadow, charger_id, "TransactionEvent")) == 2)
         copies = _received(pair.shadow, charger_id, "TransactionEvent")
         assert [e["transaction_info"].get("remote_start_id") for e in copies] == [1, None]
 
@@ -296,7 +290,7 @@ async def test_colliding_ids_from_two_backends_2_0_1(pair: Pair, charger_id: str
             await charger.call(
                 c201.NotifyReport(request_id=request_id, generated_at=_now(), seq_no=0, tbc=False)
             )
-        await _eventually(lambda: len(_received(pair.shadow, charger_id, "NotifyReport")) > 0)
+        await eventually(lambda: len(_received(pair.shadow, charger_id, "NotifyReport")) > 0)
         await asyncio.sleep(0.3)  # a wrongly copied report would have arrived by now
     assert [r["request_id"] for r in _received(pair.shadow, charger_id, "NotifyReport")] == [1]
     assert [r["request_id"] for r in _received(pair.primary, charger_id, "NotifyReport")] == [1]
@@ -390,7 +384,7 @@ async def test_the_id_map_survives_a_connectors_restart(pair: Pair, charger_id: 
         )
         await shadow.call(c16.CancelReservation(reservation_id=5))
         assert conn.ws.close_code is None
-        await _eventually(lambda: len(_received(pair.shadow, charger_id, "StartTransaction")) == 1)
+        await eventually(lambda: len(_received(pair.shadow, charger_id, "StartTransaction")) == 1)
     assert _received(pair.shadow, charger_id, "StartTransaction")[0]["reservation_id"] == 5
     assert "reservation_id" not in _received(pair.primary, charger_id, "StartTransaction")[0]
     assert _commands(charger, "CancelReservation") == [{"reservation_id": theirs}]

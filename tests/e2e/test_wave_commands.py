@@ -12,6 +12,7 @@ decommission evidence, as JSON and as Markdown.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import os
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,10 +34,12 @@ from ocpp.v16 import call as c16
 from sy_devkit.auth import TEST_ADMIN_TOKEN
 from sy_devkit.peers import CsmsPeer, connect_charger
 from sy_devkit.pytest_plugin import RunningSuite
+from sy_devkit.waiting import eventually
 from sy_events import WaveTransition, parse_event
 from sy_events.subjects import of_type
 
 SWITCHYARD = str(Path(sys.executable).parent / "switchyard")
+_eventually = functools.partial(eventually, every_s=0.2)  # polls the services' APIs
 ADMIN = "bootstrap-admin"  # the name of the suite's admin token
 CONTROLLER = "migration-controller"
 TAG = "CMD-TAG"
@@ -74,13 +77,6 @@ def _one_sentence_failure(done: subprocess.CompletedProcess[str], *says: str) ->
     assert len(lines) == 1 and lines[0].startswith("switchyard: "), done.stderr
     for part in says:
         assert part in lines[0], (part, lines[0])
-
-
-async def _eventually(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout_s}s"
-        await asyncio.sleep(0.2)
 
 
 class Feed:

@@ -30,6 +30,7 @@ from sy_devkit.net import free_port
 from sy_devkit.peers import CsmsPeer, connect_charger
 from sy_devkit.pytest_plugin import RunningSuite
 from sy_devkit.suite import ServiceProcess
+from sy_devkit.waiting import eventually
 
 MODELS = (("Sim-AC22", "ocpp1.6"), ("Sim-DC50", "ocpp1.6"), ("Sim-201", "ocpp2.0.1"))
 FLEET_SIZE = 120
@@ -114,10 +115,7 @@ LAST: dict[str, Any] = {}  # the last wave status seen, to say why a wait failed
 
 
 async def _eventually(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout_s}s; last seen {LAST}"
-        await asyncio.sleep(0.2)
+    await eventually(check, timeout_s, lambda: f"{what}; last seen {LAST}", every_s=0.2)
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,8 @@ once, one that dies loses them when its leases expire, and no shard ever has two
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import nats
@@ -19,6 +18,7 @@ from sy_bus import subjects
 from sy_bus.shards import Lease, shard_key
 from sy_connectors.shards import ShardKeeper
 from sy_devkit.embedded_nats import EmbeddedNats
+from sy_devkit.waiting import eventually
 
 LEASE_S = 0.6
 
@@ -60,14 +60,6 @@ async def kv(nats_server: EmbeddedNats) -> AsyncIterator[KeyValue]:
     await nc.close()
 
 
-async def _until(check: Callable[[], bool], timeout_s: float = 10.0) -> float:
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < timeout_s, "condition not met in time"
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started
-
-
 async def test_one_replica_serves_every_shard_and_a_second_gets_half(kv: KeyValue) -> None:
     serving: dict[int, str] = {}
     a = Replica(kv, "a", serving)
@@ -76,7 +68,7 @@ async def test_one_replica_serves_every_shard_and_a_second_gets_half(kv: KeyValu
     b = Replica(kv, "b", serving)
     await b.keeper.start()
     half = subjects.SHARDS // 2
-    await _until(lambda: len(a.mine()) == half and len(b.mine()) == half)
+    await eventually(lambda: len(a.mine()) == half and len(b.mine()) == half)
     assert a.mine().isdisjoint(b.mine())
     assert all(graceful for _, graceful in a.released)  # handed over, not lost
     assert sorted(a.keeper.serving) == sorted(a.mine())
@@ -85,7 +77,7 @@ async def test_one_replica_serves_every_shard_and_a_second_gets_half(kv: KeyValu
         assert Lease.from_bytes(entry.value or b"").owner == "b"
 
     await b.keeper.stop()  # a rolling update: hand everything back
-    took = await _until(lambda: len(a.mine()) == subjects.SHARDS, timeout_s=5)
+    took = await eventually(lambda: len(a.mine()) == subjects.SHARDS, within_s=5)
     assert took < LEASE_S, f"a stopped replica's shards waited {took:.2f} s for their expiry"
     await a.keeper.stop()
     assert serving == {}
@@ -96,12 +88,12 @@ async def test_a_dead_replica_loses_its_shards_when_the_leases_expire(kv: KeyVal
     a, b = Replica(kv, "a", serving), Replica(kv, "b", serving)
     await a.keeper.start()
     await b.keeper.start()
-    await _until(lambda: len(b.mine()) == subjects.SHARDS // 2)
+    await eventually(lambda: len(b.mine()) == subjects.SHARDS // 2)
     lost = b.mine()
     await b.die()
     for shard in lost:  # the dead replica's shards are still "served" in our ledger: free them
         del serving[shard]  # as the process's death would
-    took = await _until(lambda: len(a.mine()) == subjects.SHARDS, timeout_s=10)
+    took = await eventually(lambda: len(a.mine()) == subjects.SHARDS, within_s=10)
     assert took >= LEASE_S * 0.5, "taken before the dead replica's leases could have expired"
     assert took < LEASE_S * 4
     await a.keeper.stop()
@@ -115,7 +107,7 @@ async def test_a_replica_whose_lease_was_taken_drops_the_shard(kv: KeyValue) -> 
     # Another replica takes shard 5 behind a's back (as if a had been unreachable too long).
     entry = await kv.get(shard_key(shard))
     await kv.update(shard_key(shard), Lease("intruder", 2**62).to_bytes(), last=entry.revision)
-    await _until(lambda: (shard, False) in a.released, timeout_s=5)
+    await eventually(lambda: (shard, False) in a.released, within_s=5)
     assert shard not in a.keeper.serving
     await a.keeper.stop()  # a hands over the rest; the intruder keeps shard 5
     assert shard not in serving
@@ -125,11 +117,11 @@ async def test_racing_replicas_never_share_a_shard(kv: KeyValue) -> None:
     serving: dict[int, str] = {}
     replicas = [Replica(kv, f"r{i}", serving) for i in range(3)]
     await asyncio.gather(*(r.keeper.start() for r in replicas))  # all claim at once
-    await _until(lambda: len(serving) == subjects.SHARDS)
+    await eventually(lambda: len(serving) == subjects.SHARDS)
     # Settled: an even share each (64 = 22 + 21 + 21 at worst 22) and every shard served once.
-    await _until(
+    await eventually(
         lambda: max(len(r.mine()) for r in replicas) <= 22 and len(serving) == subjects.SHARDS,
-        timeout_s=10,
+        within_s=10,
     )
     assert sum(len(r.mine()) for r in replicas) == subjects.SHARDS
     for r in replicas:

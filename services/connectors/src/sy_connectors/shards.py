@@ -62,7 +62,8 @@ class ShardKeeper:
         self._handovers: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._kick = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._renewing_task: asyncio.Task[None] | None = None
+        self._balancing_task: asyncio.Task[None] | None = None
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -71,19 +72,16 @@ class ShardKeeper:
         await self._announce()
         await self.tick()  # the first claims happen before the replica reports ready
         # Renewals run on their own, so a slow hand-over or claim never lets a lease lapse.
-        self._tasks = [
-            asyncio.create_task(self._renewing(), name="shard-leases"),
-            asyncio.create_task(self._balancing(), name="shard-balance"),
-        ]
+        self._renewing_task = asyncio.create_task(self._renewing(), name="shard-leases")
+        self._balancing_task = asyncio.create_task(self._balancing(), name="shard-balance")
 
     async def stop(self) -> None:
         """Hand every shard over (CALLs in flight finish first, leases kept renewed meanwhile)
         and leave the membership."""
         self._stopping = True
         self._kick.set()
-        balancing = [t for t in self._tasks if t.get_name() == "shard-balance"]
-        if balancing:  # let a claim in progress finish, so what it takes is handed over too
-            await asyncio.wait(balancing, timeout=self.tick_s * 3 + 5)
+        if self._balancing_task is not None:  # a claim in progress finishes, and is handed over
+            await asyncio.wait({self._balancing_task}, timeout=self.tick_s * 3 + 5)
         for shard in sorted(set(self.held) - self.leaving):
             self._hand_over(shard)
         if self._handovers:
@@ -97,9 +95,9 @@ class ShardKeeper:
 
     async def halt(self) -> None:
         """Stop renewing and balancing, releasing nothing (what a killed replica does)."""
-        for task in self._tasks:
-            await stop_task(task)
-        self._tasks = []
+        await stop_task(self._balancing_task)
+        await stop_task(self._renewing_task)
+        self._balancing_task = self._renewing_task = None
 
     def target(self) -> int:
         live = set(self.map.live_members()) | {self.instance}

@@ -142,21 +142,18 @@ class Operations:
             wave.evaluated_at = datetime.now(UTC)
             wave.message = preflight.summary(found)
             done = None
-            if passed and wave.phase == Phase.DRAFT:
+            trigger = (
+                Trigger.PREFLIGHT_PASSED
+                if passed and wave.phase == Phase.DRAFT
+                else Trigger.PREFLIGHT_FAILED
+                if not passed and wave.phase == Phase.READY
+                else None
+            )
+            if trigger is not None:
                 done = await move(
                     session,
                     wave,
-                    Trigger.PREFLIGHT_PASSED,
-                    actor=CONTROLLER,
-                    reason=wave.message,
-                    plan=await plan_name(session, wave),
-                    detail={"checks": wave.preflight},
-                )
-            elif not passed and wave.phase == Phase.READY:
-                done = await move(
-                    session,
-                    wave,
-                    Trigger.PREFLIGHT_FAILED,
+                    trigger,
                     actor=CONTROLLER,
                     reason=wave.message,
                     plan=await plan_name(session, wave),
