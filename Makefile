@@ -17,7 +17,8 @@ help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 setup: | $(UV) ## Install every library, service and dev tool into .venv (from uv.lock)
-	@$(UV) sync --all-packages --frozen --quiet
+	@$(UV) sync --all-packages --frozen --quiet --compile-bytecode
+	@$(UV) run --frozen --no-sync python -m compileall -q libs services bench > /dev/null
 
 run: setup ## Run the whole suite locally (embedded NATS + Postgres unless SY_NATS_URL / SY_DATABASE_URL)
 	@$(UV) run --frozen switchyard run

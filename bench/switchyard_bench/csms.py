@@ -1,8 +1,9 @@
-"""The CSMS every path talks to: sy_devkit's `CsmsPeer` (the `ocpp` library), in its own process.
+"""The CSMS every path talks to, in its own process: the lean one (`csms_lean.py`, default) or
+sy_devkit's `CsmsPeer` built with the `ocpp` library.
 
-    python -m switchyard_bench.csms --port P
+    python -m switchyard_bench.csms --port P [--peer lean|ocpp]
 
-The peer records every frame for tests; under bench load that record would only grow, so it is
+`CsmsPeer` records every frame for tests; under bench load that record would only grow, so it is
 emptied every few seconds.
 """
 
@@ -13,16 +14,20 @@ import asyncio
 import contextlib
 import signal
 
+from switchyard_bench.csms_lean import serve_lean
 from switchyard_bench.loadgen import raise_fd_limit
 from sy_devkit.peers import CsmsPeer
 
 
-async def serve(port: int) -> None:
-    peer = await CsmsPeer("bench-csms").start(port)
+async def serve(port: int, peer_kind: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if peer_kind == "lean":
+        await serve_lean(port, stop)
+        return
+    peer = await CsmsPeer("bench-csms").start(port)
     print(f"CSMS listening on {peer.url}", flush=True)
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
@@ -39,8 +44,10 @@ async def serve(port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m switchyard_bench.csms")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--peer", choices=("lean", "ocpp"), default="lean")
+    args = parser.parse_args()
     raise_fd_limit()
-    asyncio.run(serve(parser.parse_args().port))
+    asyncio.run(serve(args.port, args.peer))
 
 
 if __name__ == "__main__":

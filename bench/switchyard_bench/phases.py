@@ -23,6 +23,7 @@ P99_LIMIT_MS = 50.0
 class Options:
     seed: int = 8
     workers: int = 2
+    csms: str = "lean"  # the backend of every path: csms_lean.py, or "ocpp" (csms.py)
     connect_pace_per_s: float = 180.0  # below the edge's default admission rate (200/s)
     latency_chargers: int = 1000
     latency_rate: float = 500.0

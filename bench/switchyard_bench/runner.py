@@ -53,7 +53,7 @@ def run(
         "errors": {},
     }
     n = max(*options.memory_steps, options.latency_chargers, options.throughput_chargers)
-    stack = Stack(workdir)
+    stack = Stack(workdir, csms=options.csms)
     gen: LoadGenerator | None = None
     broker: PeerBroker | None = None
     t0 = time.monotonic()

@@ -30,8 +30,9 @@ def bench_path() -> str:
 
 
 class Stack:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, csms: str = "lean") -> None:
         self.workdir = workdir
+        self.csms_kind = csms
         self.token = "sy-bench-" + secrets.token_urlsafe(24)
         self.nats: EmbeddedNats | None = None
         self.pg: EmbeddedPostgres | None = None
@@ -78,8 +79,9 @@ class Stack:
     def _start_csms(self) -> None:
         env = {**os.environ, "PYTHONPATH": bench_path()}
         log = (self.workdir / "logs" / "csms.log").open("ab")
+        command = [sys.executable, "-m", "switchyard_bench.csms", "--port", str(self.csms_port)]
         self.csms = subprocess.Popen(
-            [sys.executable, "-m", "switchyard_bench.csms", "--port", str(self.csms_port)],
+            [*command, "--peer", self.csms_kind],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

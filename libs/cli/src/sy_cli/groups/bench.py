@@ -29,6 +29,13 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
         "--only",
         help="comma-separated phases: memory,storms,latency,throughput,profile,journal_drain",
     )
+    bench.add_argument(
+        "--csms",
+        choices=("lean", "ocpp"),
+        default="lean",
+        help="the backend every path talks to: a lean raw-WebSocket CSMS (default) or one built "
+        "with the ocpp library (about 1 ms of CPU per CALL on its own)",
+    )
     bench.add_argument("--keep", action="store_true", help="keep the suite's logs and data")
     bench.set_defaults(handler=run_bench)
 
@@ -56,6 +63,7 @@ def run_bench(args: argparse.Namespace) -> int:
         options.latency_chargers = options.throughput_chargers = args.chargers
     if args.workers:
         options.workers = args.workers
+    options.csms = args.csms
     results = args.results or bench_dir / "results"
     only = set(args.only.split(",")) if args.only else None
     return int(runner.run(options, results, quick=args.quick, keep_workdir=args.keep, only=only))
