@@ -24,7 +24,7 @@ from .messages import (
     Send,
     message_types,
 )
-from .schemas import DEFAULT_REGISTRY, SchemaKind, SchemaRegistry
+from .schemas import DEFAULT_REGISTRY, CompiledSchema, SchemaKind, SchemaRegistry
 from .subprotocol import negotiate_subprotocol
 from .validation import known_actions, validate_call, validate_result
 
@@ -37,6 +37,7 @@ __all__ = [
     "CallError",
     "CallResult",
     "CallResultError",
+    "CompiledSchema",
     "ErrorKind",
     "FrameError",
     "Message",

@@ -40,7 +40,7 @@ and SEND frames are never answered (SEND by definition; 2.1 has no reply to it).
 
 from __future__ import annotations
 
-from typing import Any, assert_never
+from typing import Any, TypeGuard, assert_never
 
 import orjson
 
@@ -66,6 +66,21 @@ _ELEMENT_COUNT: dict[MessageType, int] = {
     MessageType.SEND: 4,
 }
 
+# MessageTypeId -> (MessageType, element count) for the types each version defines. Built once:
+# one dict lookup per frame replaces the membership test, `MessageType(type_id)` (an
+# `EnumType.__call__`, ~8 % of the connectors' CPU) and the element-count lookup.
+_SHAPES: dict[OcppVersion, dict[int, tuple[MessageType, int]]] = {
+    version: {int(kind): (kind, _ELEMENT_COUNT[kind]) for kind in message_types(version)}
+    for version in OcppVersion
+}
+
+# The wire numbers encode writes: plain ints, so orjson need not go through its enum path.
+_CALL = int(MessageType.CALL)
+_CALLRESULT = int(MessageType.CALLRESULT)
+_CALLERROR = int(MessageType.CALLERROR)
+_CALLRESULTERROR = int(MessageType.CALLRESULTERROR)
+_SEND = int(MessageType.SEND)
+
 
 def decode(text: str | bytes, version: OcppVersion) -> Message:
     """Parse one WebSocket text frame received on a `version` connection."""
@@ -90,18 +105,18 @@ def decode(text: str | bytes, version: OcppVersion) -> Message:
             f"MessageTypeId must be an integer, got {_json_type(type_id)}",
             message_id=_recover_id(data),
         )
-    if type_id not in message_types(version):
+    shape = _SHAPES[version].get(type_id)
+    if shape is None:
         raise FrameError(
             ErrorKind.MESSAGE_TYPE_NOT_SUPPORTED,
             f"MessageTypeId {type_id} is not supported by {version}",
             message_id=_recover_id(data),
         )
 
-    message_type = MessageType(type_id)
+    message_type, expected = shape
     answerable = message_type is MessageType.CALL
     message_id = _message_id(data, answerable)
 
-    expected = _ELEMENT_COUNT[message_type]
     if len(data) != expected:
         raise FrameError(
             ErrorKind.PROTOCOL,
@@ -110,40 +125,37 @@ def decode(text: str | bytes, version: OcppVersion) -> Message:
             answerable=answerable,
         )
 
-    match message_type:
-        case MessageType.CALL | MessageType.SEND:
-            cls = Call if message_type is MessageType.CALL else Send
-            return cls(
-                message_id,
-                _string(data, 2, "Action", message_id, answerable),
-                _payload(data, 3, "Payload", message_id, answerable),
-            )
-        case MessageType.CALLRESULT:
-            return CallResult(message_id, _payload(data, 2, "Payload", message_id, answerable))
-        case MessageType.CALLERROR | MessageType.CALLRESULTERROR:
-            error_cls = CallError if message_type is MessageType.CALLERROR else CallResultError
-            return error_cls(
-                message_id,
-                _string(data, 2, "ErrorCode", message_id, answerable),
-                _string(data, 3, "ErrorDescription", message_id, answerable),
-                _object(data, 4, "ErrorDetails", message_id, answerable),
-            )
-        case _:  # pragma: no cover - every MessageType is handled above
-            assert_never(message_type)
+    if message_type is MessageType.CALL or message_type is MessageType.SEND:
+        cls = Call if answerable else Send
+        return cls(
+            message_id,
+            _string(data, 2, "Action", message_id, answerable),
+            _payload(data, 3, "Payload", message_id, answerable),
+        )
+    if message_type is MessageType.CALLRESULT:
+        return CallResult(message_id, _payload(data, 2, "Payload", message_id, answerable))
+    if message_type is MessageType.CALLERROR or message_type is MessageType.CALLRESULTERROR:
+        error_cls = CallError if message_type is MessageType.CALLERROR else CallResultError
+        return error_cls(
+            message_id,
+            _string(data, 2, "ErrorCode", message_id, answerable),
+            _string(data, 3, "ErrorDescription", message_id, answerable),
+            _object(data, 4, "ErrorDetails", message_id, answerable),
+        )
+    assert_never(message_type)  # pragma: no cover - every MessageType is handled above
 
 
 def encode(message: Message) -> str:
     """The compact OCPP-J text of `message`: exactly the array the specs define, no whitespace."""
     frame: list[Any]
-    if isinstance(message, Call | Send):
-        type_id = MessageType.CALL if isinstance(message, Call) else MessageType.SEND
-        frame = [type_id, message.message_id, message.action, message.payload]
+    if isinstance(message, Call):
+        frame = [_CALL, message.message_id, message.action, message.payload]
     elif isinstance(message, CallResult):
-        frame = [MessageType.CALLRESULT, message.message_id, message.payload]
+        frame = [_CALLRESULT, message.message_id, message.payload]
+    elif isinstance(message, Send):
+        frame = [_SEND, message.message_id, message.action, message.payload]
     elif isinstance(message, CallError | CallResultError):
-        type_id = (
-            MessageType.CALLERROR if isinstance(message, CallError) else MessageType.CALLRESULTERROR
-        )
+        type_id = _CALLERROR if isinstance(message, CallError) else _CALLRESULTERROR
         frame = [
             type_id,
             message.message_id,
@@ -171,11 +183,9 @@ def _message_id(data: list[Any], answerable: bool) -> str:
     if len(data) < 2:
         raise FrameError(ErrorKind.RPC_FRAMEWORK, "Frame has no MessageId", answerable=answerable)
     value = data[1]
-    problem = _id_problem(value)
-    if problem is not None:
-        raise FrameError(ErrorKind.RPC_FRAMEWORK, problem, answerable=answerable)
-    assert isinstance(value, str)
-    return value
+    if _is_valid_id(value):
+        return value
+    raise FrameError(ErrorKind.RPC_FRAMEWORK, _id_problem(value), answerable=answerable)
 
 
 def _string(data: list[Any], index: int, name: str, message_id: str, answerable: bool) -> str:
@@ -193,8 +203,11 @@ def _string(data: list[Any], index: int, name: str, message_id: str, answerable:
 def _payload(
     data: list[Any], index: int, name: str, message_id: str, answerable: bool
 ) -> dict[str, Any]:
+    value = data[index]
+    if isinstance(value, dict):
+        return value
     # null means "no payload" (see the module docstring), which is the same as {}.
-    if data[index] is None:
+    if value is None:
         return {}
     return _object(data, index, name, message_id, answerable)
 
@@ -213,20 +226,20 @@ def _object(
     return value
 
 
-def _id_problem(value: object) -> str | None:
+def _is_valid_id(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and len(value) <= MAX_MESSAGE_ID_LENGTH
+
+
+def _id_problem(value: object) -> str:
+    """What is wrong with a MessageId that `_is_valid_id` rejected."""
     if not isinstance(value, str):
         return f"MessageId must be a string, got {_json_type(value)}"
-    if len(value) > MAX_MESSAGE_ID_LENGTH:
-        return (
-            f"MessageId is {len(value)} characters long, "
-            f"at most {MAX_MESSAGE_ID_LENGTH} are allowed"
-        )
-    return None
+    return f"MessageId is {len(value)} characters long, at most {MAX_MESSAGE_ID_LENGTH} are allowed"
 
 
 def _recover_id(data: object) -> str | None:
     """The id of a frame rejected before its type was known, if element [1] holds a valid one."""
-    if isinstance(data, list) and len(data) > 1 and _id_problem(data[1]) is None:
+    if isinstance(data, list) and len(data) > 1 and _is_valid_id(data[1]):
         value: str = data[1]
         return value
     return None

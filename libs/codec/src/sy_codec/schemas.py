@@ -1,5 +1,8 @@
 """The JSON schemas shipped inside the `ocpp` package, loaded lazily and compiled once.
 
+Each schema is compiled twice: into a jsonschema validator, which is authoritative and reports
+errors, and into a fast validity check (`fastcheck`) that lets a valid payload skip jsonschema.
+
 File naming differs per version: 1.6 uses `<Action>.json` / `<Action>Response.json`, 2.0.1 and 2.1
 use `<Action>Request.json` / `<Action>Response.json`. 2.1's fire-and-forget SEND messages (e.g.
 NotifyPeriodicEventStream) ship as a bare `<Action>.json` with no response.
@@ -9,17 +12,17 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 from datetime import datetime
-from fractions import Fraction
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any, Literal, Protocol, cast
 
 import orjson
 from jsonschema import FormatChecker  # type: ignore[import-untyped]
-from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 from jsonschema.validators import extend, validator_for  # type: ignore[import-untyped]
 
+from .fastcheck import Check, compile_check, exact_multiple_of
 from .messages import OcppVersion
 
 SchemaKind = Literal["request", "response"]
@@ -42,18 +45,16 @@ class SchemaValidator(Protocol):
     def iter_errors(self, instance: Any) -> Any: ...
 
 
-def _exact_multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any) -> Any:
-    """`multipleOf` on decimal values instead of binary floats.
+@dataclass(frozen=True, slots=True)
+class CompiledSchema:
+    """One schema, compiled: the authoritative validator and, when possible, its fast check.
 
-    The 1.6 charging-profile schemas demand `multipleOf: 0.1`; with binary floats 21.4 / 0.1 is
-    213.99999999999997 and a valid limit would be rejected. The shortest repr of a float is the
-    decimal the peer actually sent, so comparing those exactly gives the intended answer without
-    re-parsing (and so without copying or mutating) the payload.
+    `accepts(payload)` True means `validator` would find no error; False means "ask `validator`".
+    It is None for a schema `fastcheck` cannot mirror: then every payload goes to `validator`.
     """
-    if not validator.is_type(instance, "number"):
-        return
-    if (Fraction(repr(instance)) / Fraction(repr(divisor))).denominator != 1:
-        yield ValidationError(f"{instance!r} is not a multiple of {divisor!r}")
+
+    validator: SchemaValidator
+    accepts: Check | None
 
 
 def _is_rfc3339_date_time(value: object) -> bool:
@@ -93,7 +94,7 @@ class SchemaRegistry:
             self._format_checker = FormatChecker(formats=())
             self._format_checker.checks("date-time")(_is_rfc3339_date_time)
         self._files: dict[OcppVersion, dict[tuple[str, SchemaKind], Traversable]] = {}
-        self._validators: dict[tuple[OcppVersion, str, SchemaKind], SchemaValidator] = {}
+        self._compiled: dict[tuple[OcppVersion, str, SchemaKind], CompiledSchema] = {}
         self._classes: dict[type[Any], type[Any]] = {}
         self._lock = threading.Lock()
 
@@ -105,8 +106,15 @@ class SchemaRegistry:
         self, version: OcppVersion, action: str, kind: SchemaKind
     ) -> SchemaValidator | None:
         """The compiled validator for that payload, or None when `version` has no such schema."""
+        compiled = self.compiled(version, action, kind)
+        return None if compiled is None else compiled.validator
+
+    def compiled(
+        self, version: OcppVersion, action: str, kind: SchemaKind
+    ) -> CompiledSchema | None:
+        """Validator and fast check for that payload, or None when `version` has no such schema."""
         key = (version, action, kind)
-        cached = self._validators.get(key)
+        cached = self._compiled.get(key)
         if cached is not None:
             return cached
         path = self._index(version).get((action, kind))
@@ -114,11 +122,11 @@ class SchemaRegistry:
             return None
         compiled = self._compile(orjson.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf")))
         with self._lock:
-            return self._validators.setdefault(key, compiled)
+            return self._compiled.setdefault(key, compiled)
 
     def compiled_count(self) -> int:
         """How many validators have been compiled so far (lets callers see laziness)."""
-        return len(self._validators)
+        return len(self._compiled)
 
     def _index(self, version: OcppVersion) -> dict[tuple[str, SchemaKind], Traversable]:
         index = self._files.get(version)
@@ -128,15 +136,17 @@ class SchemaRegistry:
                 index = self._files.setdefault(version, index)
         return index
 
-    def _compile(self, schema: dict[str, Any]) -> SchemaValidator:
-        # 1.6 schemas are draft-04, 2.0.1 and 2.1 draft-06; each file says which in "$schema".
+    def _compile(self, schema: dict[str, Any]) -> CompiledSchema:
+        # Each file says its draft in "$schema": 2.0.1 and 2.1 are all draft-06, 1.6 mostly
+        # draft-04 (the 22 security-extension schemas are draft-06).
         base = validator_for(schema)
         cls = self._classes.get(base)
         if cls is None:
-            cls = extend(base, {"multipleOf": _exact_multiple_of})
+            cls = extend(base, {"multipleOf": exact_multiple_of})
             self._classes[base] = cls
         cls.check_schema(schema)
-        return cast(SchemaValidator, cls(schema, format_checker=self._format_checker))
+        validator = cls(schema, format_checker=self._format_checker)
+        return CompiledSchema(cast(SchemaValidator, validator), compile_check(validator))
 
 
 def _list_schemas(version: OcppVersion) -> dict[tuple[str, SchemaKind], Traversable]:
