@@ -1,0 +1,116 @@
+"""Request/reply over one inbox subscription, against a real nats-server and the production
+users: the edge asks on `sy.up.<shard>.<charger>`, the connectors answer. The answers are those
+of nats-py's `Client.request`: the reply, "no responders" when nobody subscribes, a timeout when
+nobody answers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+
+from sy_bus import subjects
+from sy_bus.connection import NatsAuth, connect
+from sy_bus.permissions import inbox_prefix, user_name
+from sy_bus.requests import Requests
+from sy_devkit.embedded_nats import EmbeddedNats
+from sy_devkit.waiting import eventually
+
+
+async def service_connection(server: EmbeddedNats, service: str) -> Client:
+    auth = NatsAuth(user=user_name(service), password=server.passwords[service])
+    return await connect(server.plain_url, f"test-{service}", auth, inbox_prefix(service))
+
+
+@pytest.fixture
+async def edge(nats_server: EmbeddedNats) -> AsyncIterator[Requests]:
+    nc = await service_connection(nats_server, "edge")
+    requests = Requests(nc)
+    await requests.start()
+    yield requests
+    await requests.stop()
+    await nc.close()
+
+
+@pytest.fixture
+async def connectors(nats_server: EmbeddedNats) -> AsyncIterator[Client]:
+    nc = await service_connection(nats_server, "connectors")
+    yield nc
+    await nc.close()
+
+
+def charger() -> str:
+    return "CP-REQ-" + uuid.uuid4().hex[:8]
+
+
+async def test_the_reply_comes_back_with_its_headers(edge: Requests, connectors: Client) -> None:
+    cp = charger()
+
+    async def answer(msg: Msg) -> None:
+        headers = {"Sy-Msg-Id": (msg.headers or {}).get("Sy-Msg-Id", "")}
+        await connectors.publish(msg.reply, b"answer to " + msg.data, headers=headers)
+
+    await connectors.subscribe(subjects.up_shard(subjects.shard_of(cp)), cb=answer)
+    await connectors.flush()
+    calls = [
+        edge.request(subjects.up(cp), f"call {n}".encode(), 5, {"Sy-Msg-Id": str(n)})
+        for n in range(20)
+    ]
+    replies = await asyncio.gather(*calls)
+    assert [r.data for r in replies] == [f"answer to call {n}".encode() for n in range(20)]
+    assert [(r.headers or {}).get("Sy-Msg-Id") for r in replies] == [str(n) for n in range(20)]
+    assert edge.waiting == 0
+
+
+async def test_nobody_subscribed_is_no_responders_at_once(edge: Requests) -> None:
+    started = time.monotonic()
+    with pytest.raises(NoRespondersError):
+        await edge.request(subjects.up(charger()), b"call", 5)
+    assert time.monotonic() - started < 1
+    assert edge.waiting == 0
+
+
+async def test_nobody_answering_is_a_timeout(edge: Requests, connectors: Client) -> None:
+    cp = charger()
+    received: list[Msg] = []
+
+    async def keep(msg: Msg) -> None:
+        received.append(msg)
+
+    await connectors.subscribe(subjects.up(cp), cb=keep)
+    await connectors.flush()
+    started = time.monotonic()
+    with pytest.raises(NatsTimeout):
+        await edge.request(subjects.up(cp), b"call", 0.3)
+    assert 0.25 < time.monotonic() - started < 2
+    assert len(received) == 1 and edge.waiting == 0
+    await connectors.publish(received[0].reply, b"too late")  # ignored
+    await connectors.flush()
+
+
+async def test_a_request_its_caller_gave_up_on_ignores_its_reply(
+    edge: Requests, connectors: Client
+) -> None:
+    cp = charger()
+    received: list[Msg] = []
+
+    async def keep(msg: Msg) -> None:
+        received.append(msg)
+
+    await connectors.subscribe(subjects.up(cp), cb=keep)
+    await connectors.flush()
+    answer: asyncio.Future[Msg] = asyncio.get_running_loop().create_future()
+    await edge.send(subjects.up(cp), b"call", answer, 5)
+    await eventually(lambda: len(received) == 1, 5, "the request received")
+    answer.set_exception(LookupError("sent elsewhere"))
+    await received[0].respond(b"late answer")
+    await eventually(lambda: edge.waiting == 0, 5, "the reply consumed")
+    with pytest.raises(LookupError):
+        answer.result()
