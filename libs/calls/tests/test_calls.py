@@ -111,6 +111,41 @@ async def test_fail_all_wakes_every_waiter() -> None:
             await pending.wait(str(i), fut, 1)
 
 
+async def test_a_timed_out_call_fails_with_timeout_and_is_not_cancelled() -> None:
+    pending = PendingCalls()
+    fut = pending.expect("c")
+    waiter = asyncio.ensure_future(pending.wait("c", fut, 0.01))
+    await asyncio.sleep(0.05)
+    assert "c" not in pending  # forgotten at the deadline: a later answer is an unknown id
+    assert pending.resolve("c", "late") is False
+    with pytest.raises(TimeoutError):
+        await waiter
+    assert not fut.cancelled()
+
+
+async def test_a_waiter_woken_by_fail_all_gets_connection_error() -> None:
+    pending = PendingCalls()
+    fut = pending.expect("d")
+    waiter = asyncio.ensure_future(pending.wait("d", fut, 0.05))
+    await asyncio.sleep(0)
+    pending.fail_all("backend connection lost")
+    with pytest.raises(ConnectionError):
+        await waiter
+    assert len(pending) == 0
+
+
+async def test_a_cancelled_wait_forgets_its_call() -> None:
+    pending = PendingCalls()
+    fut = pending.expect("e")
+    waiter = asyncio.ensure_future(pending.wait("e", fut, 10))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert "e" not in pending
+    assert pending.resolve("e", "late") is False
+
+
 async def test_an_idle_lane_holds_no_task_and_starts_again_on_the_next_item() -> None:
     seen: list[int] = []
 

@@ -25,12 +25,33 @@ class PendingCalls:
         return future
 
     async def wait(self, message_id: str, future: asyncio.Future[str], timeout_s: float) -> str:
-        """The answer's text; raises TimeoutError and forgets the CALL when none comes in time."""
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout_s)
-        finally:
-            if self._calls.get(message_id) is future:
-                del self._calls[message_id]
+        """The answer's text; raises TimeoutError and forgets the CALL when none comes in time,
+        ConnectionError when `fail_all` ends it first.
+
+        One timer per wait fails the future itself with TimeoutError at the deadline (the CALL
+        is forgotten at that moment, so an answer a moment later is an unknown id): no extra
+        future, task or shield per CALL as with `asyncio.wait_for(asyncio.shield(...))`. The
+        future is never cancelled by the timeout; it is cancelled only if the waiting task is
+        (then the CALL is forgotten too, and only its caller ever held the future)."""
+        if not future.done():
+            timer = asyncio.get_running_loop().call_later(
+                timeout_s, self._expire, message_id, future
+            )
+            try:
+                return await future
+            finally:
+                timer.cancel()
+                if self._calls.get(message_id) is future:
+                    del self._calls[message_id]
+        if self._calls.get(message_id) is future:
+            del self._calls[message_id]
+        return future.result()
+
+    def _expire(self, message_id: str, future: asyncio.Future[str]) -> None:
+        if self._calls.get(message_id) is future:
+            del self._calls[message_id]
+        if not future.done():
+            future.set_exception(TimeoutError())
 
     def resolve(self, message_id: str, answer: str) -> bool:
         """Hand an answer to its CALL. False when no CALL with that id is outstanding."""

@@ -1,4 +1,4 @@
-"""Structured JSON logs that carry the charger id and the trace id."""
+"""Structured JSON logs that carry the charger id and, when tracing is on, the trace id."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ from sy_connectors.shadow import ShadowCopy, ShadowRunner
 from sy_connectors.transactions import TransactionBook, is_end, is_start
 from sy_connectors.upstream import BackendUnavailable, Upstream
 from sy_connectors.work import Drain, Replay, Work, result_payload
-from sy_platform.telemetry import extract_context
+from sy_platform.telemetry import span
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("sy_connectors")
@@ -273,10 +273,12 @@ class ChargerLink:
             payload = self.ids.payload_for(call, payload, target.backend.name)
         if payload is not call.payload and payload is not None:
             text = encode(Call(call.message_id, call.action, payload))
-        span_name = f"backend {call.action}"
-        with tracer.start_as_current_span(span_name, context=extract_context(headers)) as span:
-            span.set_attribute("ocpp.charger_id", self.charger_id)
-            span.set_attribute("ocpp.backend", target.backend.name)
+        with span(
+            tracer,
+            f"backend {call.action}",
+            parent=headers,
+            attributes={"ocpp.charger_id": self.charger_id, "ocpp.backend": target.backend.name},
+        ):
             answer = await self._call(target, call.message_id, text)
         await msg.respond(answer.encode())
         result = result_payload(answer, self.version)

@@ -110,10 +110,9 @@ class Upstream:
 
     async def call(self, message_id: str, text: str) -> str:
         """Send a charger CALL upstream and return the backend's answer (frame text)."""
-        try:
-            await asyncio.wait_for(self._open.wait(), self._settings.connect_timeout_s)
-        except TimeoutError:
-            raise BackendUnavailable(self.backend.name) from None
+        # Open on nearly every CALL: no wait_for (a task and a timer) just to find that out.
+        if not self._open.is_set() and not await self.wait_open(self._settings.connect_timeout_s):
+            raise BackendUnavailable(self.backend.name)
         ws = self._ws
         assert ws is not None
         charger_id = message_id

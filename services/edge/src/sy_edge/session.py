@@ -52,7 +52,7 @@ from sy_edge.recorder import Opened
 from sy_events.models import ChargerConnected, ChargerDisconnected, to_json
 from sy_events.subjects import subject_for
 from sy_platform.logs import charger_id_var
-from sy_platform.telemetry import inject_headers
+from sy_platform.telemetry import inject_headers, span
 from sy_quirks import BootInfo
 
 log = logging.getLogger(__name__)
@@ -270,9 +270,11 @@ class ChargerSession:
             Header.INSTANCE: self.ctx.instance,
             Header.CONNECTION: self.connection_id,
         }
-        with tracer.start_as_current_span(f"charger {call.action}") as span:
-            span.set_attribute("ocpp.charger_id", self.charger_id)
-            span.set_attribute("ocpp.message_id", call.message_id)
+        with span(
+            tracer,
+            f"charger {call.action}",
+            attributes={"ocpp.charger_id": self.charger_id, "ocpp.message_id": call.message_id},
+        ):
             inject_headers(headers)
             try:
                 reply = await self.ctx.upstream.request(
