@@ -204,6 +204,8 @@ class Normaliser:
                 if leg.answer is not None and "gtx" in step.exchange.context:
                     late = Step(K.LEG_ANSWERED, leg.answer, step.exchange, leg)
                     made += _acknowledged(cp, late, step.exchange)
+        if not made:
+            return []
         base = {
             "charger_id": record.charger_id,
             "ts": ts_of(record.ts_ns),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from functools import lru_cache
 
 
 class ConnectorStatus(StrEnum):
@@ -57,6 +58,7 @@ def connector_status(value: object) -> tuple[ConnectorStatus, OccupiedDetail | N
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
+@lru_cache(maxsize=4096)  # a few dozen enum values in practice; a regex is 5 µs a call
 def snake(value: str) -> str:
     """'EVDisconnected' -> 'ev_disconnected', 'SOCLimitReached' -> 'soc_limit_reached'."""
     return _CAMEL.sub("_", value).replace("-", "_").replace(".", "_").lower()

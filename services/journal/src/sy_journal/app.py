@@ -37,7 +37,7 @@ def build_app(settings: JournalSettings) -> FastAPI:
     async def parts(rt: Runtime, app: FastAPI) -> AsyncIterator[dict[str, ReadinessCheck]]:
         pool = await create_pool(settings.database_url)
         partitions = Partitions()
-        outbox = OutboxPublisher(pool, rt.js)
+        outbox = OutboxPublisher(pool, rt.nc)
         ingest = FrameIngest(rt, settings, pool, partitions, outbox)
         maintenance = Maintenance(pool, partitions, settings)
         app.state.pool = pool
