@@ -51,7 +51,7 @@ _STATUS = "Status"  # the header of a NATS status message (503: no responders)
 _Frame = tuple[str, bytes, dict[str, str]]
 
 
-def _acknowledged(msg: Msg) -> bool:
+def acknowledged(msg: Msg) -> bool:
     """A JetStream PubAck (`{"stream": .., "seq": ..}`, `"duplicate": true` included), not an
     error (`{"error": {..}}`) nor a status message (503 when the stream is not there)."""
     if msg.headers and _STATUS in msg.headers:
@@ -214,7 +214,7 @@ class FramePublisher:
         entry = self._unacked.pop(msg.subject, None)
         if entry is None:
             return  # the ack of a publication we gave up on: the frame was sent again
-        if _acknowledged(msg):
+        if acknowledged(msg):
             self.published += 1
             if self._full and len(self._unacked) + len(self._retry) <= MAX_UNACKED // 2:
                 self._wake()

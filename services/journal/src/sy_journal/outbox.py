@@ -18,12 +18,12 @@ import contextlib
 import logging
 
 import asyncpg  # type: ignore[import-untyped]
-import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from sy_bus import Header
+from sy_bus.publisher import acknowledged
 from sy_calls import stop_task
 from sy_journal.metrics import EVENTS_PUBLISHED, INGEST_ERRORS, OUTBOX
 
@@ -102,16 +102,6 @@ async def _count(conn: asyncpg.Connection) -> int:
     return int(value)
 
 
-def _acknowledged(data: bytes) -> bool:
-    """A JetStream PubAck (`{"stream": ..., "seq": ...}`, perhaps `"duplicate": true`), not an
-    error (`{"error": {...}}`) nor a status message without a body (no stream: 503)."""
-    try:
-        ack = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return False
-    return isinstance(ack, dict) and "seq" in ack and "error" not in ack
-
-
 class _Acks:
     """Publishes JetStream messages and collects their acknowledgements on one inbox."""
 
@@ -152,7 +142,7 @@ class _Acks:
         if event_id is None or msg.subject in self._answered:
             return  # a late answer of an earlier round, or a second one
         self._answered.add(msg.subject)
-        if _acknowledged(msg.data):
+        if acknowledged(msg):
             self._acked.append(event_id)
         if len(self._answered) == len(self._waiting):
             self._all_answered.set()
