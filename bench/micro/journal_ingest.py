@@ -343,7 +343,7 @@ def journal(nats_url: str, database: str, expected: int, out: multiprocessing.Qu
 
 def tune_gc_as_the_service_does() -> None:
     try:  # a checkout from before sy_journal.gc_tuning runs with CPython's defaults
-        from sy_journal.gc_tuning import tune_gc
+        from sy_platform.gc_tuning import tune_gc
     except ImportError:
         return
     tune_gc()

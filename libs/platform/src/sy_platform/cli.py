@@ -10,6 +10,7 @@ from collections.abc import Callable
 import uvicorn
 from fastapi import FastAPI
 
+from sy_platform.gc_tuning import tune_gc
 from sy_platform.logs import configure_logging
 from sy_platform.migrations import upgrade
 from sy_platform.settings import ServiceSettings
@@ -53,5 +54,6 @@ def service_main(
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
+    tune_gc()  # after the imports: they are frozen out of every later collection
     uvicorn.Server(config).run()
     return 0

@@ -1,11 +1,9 @@
 import sys
 
 from sy_journal.app import build_app
-from sy_journal.gc_tuning import tune_gc
 from sy_journal.settings import JournalSettings
 from sy_platform.cli import service_main
 
-tune_gc()
 sys.exit(
     service_main(
         service="journal",

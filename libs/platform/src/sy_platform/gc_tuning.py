@@ -1,4 +1,7 @@
-"""The cyclic garbage collector, set for a process that allocates per frame and keeps little.
+"""The cyclic garbage collector, set for a service that allocates per frame and keeps little.
+
+Every service runs with it (`sy_platform.cli.service_main`, after the app is built). It was
+measured first in the journal:
 
 With CPython's defaults (a young collection every 700 net allocations) every batch's messages,
 records, rows and events (some 20 objects per frame, alive until the batch commits) survive two
@@ -8,8 +11,10 @@ and everything imported at start. That was 15-22 % of the journal's CPU in
 Young collections every 50,000 allocations let a batch die young, and what exists once the
 service has imported its code (modules, classes, pydantic schemas) is moved out of the
 collector's sight for good.
-The journal makes few reference cycles (asyncio's, on errors): waiting longer for them costs a
-few megabytes at most.
+The edge and the connectors keep per-charger objects that live long (sessions, links, sockets);
+a charger's objects that form cycles once it is gone (bound methods of its lanes) are freed by
+the full collections, which CPython runs when the oldest generation has grown by a quarter since
+the last one, with these thresholds as with the defaults.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ THRESHOLDS = (50_000, 20, 10)
 
 
 def tune_gc() -> None:
-    """Call once, after the imports and before serving (`python -m sy_journal` does)."""
+    """Call once, after the imports and before serving (`service_main` does)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*THRESHOLDS)
