@@ -78,8 +78,8 @@ def _odd_16(t: Traffic) -> None:
         {"value": "7", "measurand": 42},
         {"value": "0.95", "measurand": "Power.Factor"},
         {"value": "1e20", "measurand": "Power.Active.Import"},
-        {"value": "nan", "measurand": "Power.Active.Import"},
-        {"value": "-inf", "measurand": "Power.Active.Import"},
+        {"value": "nan", "measurand": "Power.Active.Import"},  # no number: no reading
+        {"value": "-inf", "measurand": "Power.Active.Import"},  # (JSON would say null)
         {"value": "-0.0", "measurand": "Current.Import", "phase": "L3-N"},
         {"value": "0.1", "measurand": "Voltage", "unit": ""},
         {"value": 5, "unit": "Wh"},

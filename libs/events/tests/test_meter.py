@@ -46,3 +46,23 @@ def test_signed_and_garbage_values_are_skipped_and_defaults_apply() -> None:
     assert out[0].sampled_at is not None and out[0].sampled_at.year == 2023
     assert energy_register_wh(out, "Transaction.End") == 1234.0
     assert energy_register_wh(out, "Transaction.Begin") is None
+
+
+def test_values_that_are_no_finite_number_are_skipped() -> None:
+    # float() takes 'NaN' and 'inf'; a JSON event cannot carry them (they would be null, which
+    # the event's schema refuses). A multiplier beyond a float's range is no reading either.
+    mv = [
+        {
+            "sampledValue": [
+                {"value": "NaN"},
+                {"value": "nan"},
+                {"value": "inf"},
+                {"value": "-Infinity"},
+                {"value": "1e400"},
+                {"value": 5, "unitOfMeasure": {"unit": "Wh", "multiplier": 400}},
+                {"value": 1e300, "unitOfMeasure": {"unit": "kWh", "multiplier": 8}},
+                {"value": "7"},
+            ]
+        }
+    ]
+    assert [(r.value, r.unit) for r in readings(mv)] == [(7.0, "Wh")]

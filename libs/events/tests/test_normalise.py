@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from sy_bus import FrameDirection, FrameRecord
@@ -21,6 +22,8 @@ from sy_events import (
     TransactionEnded,
     TransactionStarted,
     TransactionUpdated,
+    parse_event,
+    to_json,
 )
 from sy_events.samples import Traffic, session_16, session_201
 from sy_events.sessions import Session, apply
@@ -287,3 +290,81 @@ def test_a_restarted_normaliser_learns_open_transactions() -> None:
     after = [e for seq, rec in t.frames[-6:] for e in later.feed(seq, rec)]
     [ended] = of(after, TransactionEnded)
     assert ended.gateway_transaction_id == started.gateway_transaction_id
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in decoded JSON, keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in [k, *_strings(v)]]
+    return []
+
+
+def test_a_nul_in_what_the_charger_sends_is_escaped_in_every_event() -> None:
+    # JSON carries U+0000 escaped; Postgres text and jsonb refuse it, so no event may hold one.
+    t = Traffic("CP-nul")
+    t.exchange(
+        "BootNotification",
+        {"chargePointVendor": "V\x00", "chargePointModel": "M", "firmwareVersion": "\x00"},
+        {"legacy": {"status": "Accepted", "currentTime": "2023-11-14T22:13:20Z", "interval": 60}},
+    )
+    t.exchange(
+        "StatusNotification",
+        {
+            "connectorId": 1,
+            "status": "Faulted",
+            "errorCode": "Other\x00Error",
+            "info": "bad\x00info",
+            "vendorErrorCode": "\x00",
+        },
+        {"legacy": {}},
+    )
+    t.exchange("Authorize", {"idTag": "TAG\x00"}, {"legacy": {"idTagInfo": {"status": "Accepted"}}})
+    t.command("legacy", "DataTransfer", {"vendorId": "x\x00", "data\x00": ["\x00"]}, {})
+    events = t.events()
+    [boot] = of(events, BootReported)
+    assert (boot.vendor, boot.firmware_version) == ("V\\u0000", "\\u0000")
+    [status] = of(events, ConnectorStatusChanged)
+    assert (status.info, status.vendor_error_code) == ("bad\\u0000info", "\\u0000")
+    assert status.error_code is not None and "\x00" not in status.error_code
+    [decided] = of(events, AuthorizationDecided)
+    assert decided.id_token.value == "TAG\\u0000"
+    [issued] = of(events, BackendCommandIssued)
+    assert issued.payload == {"vendorId": "x\\u0000", "data\\u0000": ["\\u0000"]}
+    for e in events:
+        body = orjson.loads(to_json(e))
+        assert not [s for s in _strings(body) if "\x00" in s], e
+        assert parse_event(to_json(e)) == e
+
+
+def test_register_values_and_timestamps_beyond_range_are_left_out() -> None:
+    # meterStart "NaN" would be published as null; a timestamp whose UTC instant is past year
+    # 9999 cannot be held in UTC, which is how the journal stores it.
+    t = Traffic("CP-range")
+    start = {
+        "connectorId": 1,
+        "idTag": "T",
+        "meterStart": "NaN",
+        "timestamp": "9999-12-31T23:00:00-02:00",
+    }
+    t.exchange("StartTransaction", start, {"legacy": {"transactionId": 9}})
+    t.exchange(
+        "StatusNotification",
+        {**SN16, "status": "Available", "timestamp": "0001-01-01T00:00:00+01:00"},
+        {"legacy": {}},
+    )
+    stop = {"transactionId": 9, "meterStop": "Infinity", "timestamp": "2023-11-14T23:00:00Z"}
+    t.exchange("StopTransaction", stop, {"legacy": {}})
+    events = t.events()
+    [started] = of(events, TransactionStarted)
+    assert started.meter_start_wh is None
+    assert started.started_at == started.ts  # the capture time stands in
+    [status] = of(events, ConnectorStatusChanged)
+    assert status.reported_at is None
+    [ended] = of(events, TransactionEnded)
+    assert ended.meter_stop_wh is None
+    for e in events:
+        assert parse_event(to_json(e)) == e

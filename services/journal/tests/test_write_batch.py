@@ -165,3 +165,49 @@ def test_an_event_row_holds_the_json_published_which_is_what_the_journal_stored_
             assert orjson.dumps(event_row(e)["body"]) == body == to_json(e)
             assert orjson.dumps(event_row(e, to_json(e))["body"]) == body
             assert event_row(e)["type"] == e.model_dump()["type"]
+
+
+def _status(**changes: Any) -> ConnectorStatusChanged:
+    t = Traffic("CP-w-odd")
+    t.exchange("StatusNotification", {"connectorId": 1, "status": "Available"}, {"legacy": {}})
+    [event] = [e for e in t.events() if isinstance(e, ConnectorStatusChanged)]
+    return event.model_copy(update=changes)  # as no normaliser derives it: unvalidated
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        pytest.param(
+            {"info": "a\x00b"}, asyncpg.UntranslatableCharacterError, id="nul-in-text-and-jsonb"
+        ),
+        pytest.param(
+            {"frame_seq": 2**63}, asyncpg.NumericValueOutOfRangeError, id="bigint-out-of-range"
+        ),
+    ],
+)
+async def test_values_postgres_cannot_hold_fail_the_batch_with_a_data_error(
+    conn: asyncpg.Connection, changes: dict[str, Any], error: type[Exception]
+) -> None:
+    # What the ingest's safety net is for: a batch with one of these fails on every retry.
+    assert issubclass(error, asyncpg.DataError)
+    with pytest.raises(error):
+        await store(conn, [], [_status(**changes)])
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [{"evse_id": 2**31}, {"evse_id": 2**63}, {"evse_id": -1}, {"connector_id": 2**40}],
+    ids=["evse-2^31", "evse-2^63", "evse-negative", "connector-2^40"],
+)
+async def test_a_status_with_an_id_out_of_range_is_stored_as_an_event_without_a_status_row(
+    conn: asyncpg.Connection, ids: dict[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    # OCPP sets no upper bound on EVSE and connector ids; status_history holds 32 bits.
+    odd, fine = _status(**ids), _status(event_id="f2-0", evse_id=2**31 - 1)
+    written = await store(conn, [], [odd, fine])
+    assert written.events == [odd, fine]
+    rows = await conn.fetch("SELECT event_id, evse_id FROM journal.status_history")
+    assert [tuple(r.values()) for r in rows] == [("f2-0", 2**31 - 1)]
+    body = await conn.fetchval("SELECT body FROM journal.events WHERE event_id = $1", odd.event_id)
+    assert orjson.loads(body) == orjson.loads(to_json(odd))
+    assert "'CP-w-odd'" in caplog.text and "not a valid id" in caplog.text

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from sy_bus import FrameDirection, FrameRecord
+from sy_events.text import NUL_ESCAPED, without_nul
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 HORIZON_NS = 300 * 1_000_000_000
@@ -67,12 +68,20 @@ class Seen:
 
 
 def seen(seq: int, record: FrameRecord) -> Seen:
-    """Decode a captured frame; the normalised text (after quirk rules) wins over the raw one."""
+    """Decode a captured frame; the normalised text (after quirk rules) wins over the raw one.
+
+    A NUL in the frame's strings (JSON can only carry it escaped) is escaped again, so nothing
+    derived from the frame holds one (`sy_events.text`)."""
     text = record.normalized if record.normalized is not None else record.raw
     try:
         message = orjson.loads(text)
     except orjson.JSONDecodeError:
         message = []
+    if NUL_ESCAPED in text and isinstance(message, list):
+        try:
+            message = without_nul(message)
+        except RecursionError:  # nested nearly as deep as orjson allows: not OCPP anyway
+            message = []
     return Seen(seq, record, message if isinstance(message, list) else [])
 
 

@@ -9,8 +9,9 @@ strings in both versions and are kept as sent.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field
@@ -85,16 +86,20 @@ def default_unit(measurand: str) -> str:
 
 
 def _number(value: object) -> float | None:
+    """A finite number: 'NaN' and 'Infinity' parse as floats but are no reading, and a JSON
+    event cannot carry them (they would be published as null)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip().replace(",", "."))  # '12,5' from some firmware
-        except ValueError:
+    try:
+        if isinstance(value, int | float):
+            number = float(value)
+        elif isinstance(value, str):
+            number = float(value.strip().replace(",", "."))  # '12,5' from some firmware
+        else:
             return None
-    return None
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def convert(value: float, unit: str, multiplier: int = 0) -> tuple[float, str]:
@@ -113,16 +118,20 @@ def _timestamp(value: object) -> datetime | None:
         return None
     try:
         ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if ts.tzinfo is None:
+            return None
+        ts.astimezone(UTC)  # an offset past year 1 or 9999: no instant Python holds in UTC
+    except (ValueError, OverflowError):
         return None
-    return ts if ts.tzinfo is not None else None
+    return ts
 
 
 def readings(meter_values: object) -> list[MeterReading]:
     """Flatten `meterValue[]` / `transactionData[]` of either version into normalised readings.
 
-    Values that are not numbers (1.6 `format: SignedData`, garbage) are skipped: a reading
-    downstream can add up is worth more than a string it cannot.
+    Values that are not numbers (1.6 `format: SignedData`, garbage, NaN, infinities, or a
+    multiplier beyond a float's range) are skipped: a reading downstream can add up is worth more
+    than a string it cannot.
     """
     out: list[MeterReading] = []
     for mv in _objects(meter_values):
@@ -145,7 +154,12 @@ def readings(meter_values: object) -> list[MeterReading]:
                 multiplier = mult if isinstance(mult, int) and not isinstance(mult, bool) else 0
             if not isinstance(unit, str) or not unit:
                 unit = default_unit(measurand)
-            value, canonical = convert(number, unit, multiplier)
+            try:
+                value, canonical = convert(number, unit, multiplier)
+            except OverflowError:  # 10.0 ** multiplier
+                continue
+            if not math.isfinite(value):
+                continue
             out.append(
                 MeterReading(
                     measurand=measurand,

@@ -22,6 +22,7 @@ edge, routing and connectors publish them with these same models.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -81,15 +82,15 @@ def _o(value: object) -> dict[str, Any]:
 
 
 def _number(value: object) -> float | None:
-    """1.6 meterStart / meterStop: integer Wh (some firmware sends a float or a string)."""
-    if isinstance(value, bool):
+    """1.6 meterStart / meterStop: integer Wh (some firmware sends a float or a string).
+    'NaN' and 'Infinity' are not a register reading (and JSON cannot carry them)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
-    if isinstance(value, int | float):
-        return float(value)
     try:
-        return float(value) if isinstance(value, str) else None
-    except ValueError:
+        number = float(value)
+    except (ValueError, OverflowError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def _time(value: object) -> datetime | None:
@@ -98,9 +99,14 @@ def _time(value: object) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            return None
+        # An offset that takes the instant past year 1 or 9999 is no time Python can hold in
+        # UTC: the journal's timestamptz columns are written in UTC.
+        parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo is not None else None
+    return parsed
 
 
 def _tx_id(value: object) -> str | None:

@@ -31,11 +31,13 @@ OUTBOX = Gauge(
 INGEST_ERRORS = Counter(
     "sy_journal_ingest_errors",
     "Ingest failures by kind: 'decode' (message terminated), 'database' (batch retried), "
-    "'fetch' (JetStream pull failed, retried), 'publish' (events left in the outbox, retried).",
+    "'data' (a message whose data Postgres rejects: a frame stored raw without its events, or "
+    "a message terminated), 'fetch' (JetStream pull failed, retried), 'publish' (events left "
+    "in the outbox, retried).",
     ["kind"],
 )
 PARTITIONS_DROPPED = Counter(
     "sy_journal_partitions_dropped", "Daily partitions dropped by retention.", ["table"]
 )
-for _kind in ("decode", "database", "fetch", "publish"):
+for _kind in ("decode", "database", "data", "fetch", "publish"):
     INGEST_ERRORS.labels(kind=_kind)

@@ -12,6 +12,8 @@ round trips' socket writes than on the rows.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,10 +25,16 @@ from sy_bus import FrameRecord
 from sy_events import ConnectorStatusChanged, EventBase, subject_for, to_json
 from sy_events.models import event_type
 from sy_events.sessions import Session, fold, transaction_of
+from sy_events.text import NUL, escape_nul
+
+log = logging.getLogger(__name__)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BIGINT = range(-(2**63), 2**63)
 _SMALLINT = range(-(2**15), 2**15)
+# EVSE and connector ids are integers >= 0 without an upper bound in both OCPP versions'
+# schemas (and in the event's); status_history holds them as integer.
+_STATUS_IDS = range(0, 2**31)
 _TEXT = ("charger_id", "ocpp", "raw", "instance", "connection_id")
 _OPTIONAL_TEXT = ("message_id", "action", "backend", "normalized")
 
@@ -51,9 +59,6 @@ def _text(name: str, value: object, *, optional: bool = False) -> None:
         return
     if not isinstance(value, str):
         raise Unstorable(f"{name} must be a string, got {type(value).__name__}")
-    # Postgres text cannot hold NUL; such a value would fail the whole batch on every retry.
-    if "\x00" in value:
-        raise Unstorable(f"{name} contains a NUL character")
 
 
 def _int(name: str, value: object, allowed: range) -> None:
@@ -62,11 +67,14 @@ def _int(name: str, value: object, allowed: range) -> None:
         raise Unstorable(f"{name} must be an integer in [{allowed.start}, {allowed.stop})")
 
 
-def decode_frame(data: bytes) -> FrameRecord:
+def decode_frame(data: bytes, *, seq: int | None = None) -> FrameRecord:
     """Decode and check one SY_FRAMES message; raise `Unstorable` if it can never be stored.
 
     FrameRecord is a plain dataclass, so its field types are checked here: a record that decodes
-    but cannot be inserted would otherwise fail its batch forever.
+    but cannot be inserted would otherwise fail its batch forever. A NUL character, which
+    Postgres text cannot hold (a frame refused as malformed is captured as received; message ids
+    and actions are decoded JSON), is stored as the six characters `\\u0000` (`seq`, the stream
+    sequence, only names the frame in the warning).
     """
     try:
         record = FrameRecord.from_bytes(data)
@@ -85,7 +93,26 @@ def decode_frame(data: bytes) -> FrameRecord:
     _int("ts_ns", record.ts_ns, _BIGINT)
     if record.message_type is not None:
         _int("message_type", record.message_type, _SMALLINT)
-    return record
+    return _without_nul(record, seq)
+
+
+def _without_nul(record: FrameRecord, seq: int | None) -> FrameRecord:
+    changes: dict[str, Any] = {
+        name: escape_nul(value)
+        for name in (*_TEXT, *_OPTIONAL_TEXT)
+        if isinstance(value := getattr(record, name), str) and NUL in value
+    }
+    if any(NUL in rule for rule in record.rules):
+        changes["rules"] = [escape_nul(rule) for rule in record.rules]
+    if not changes:
+        return record
+    log.warning(
+        "frame %s of charger %r: NUL character in %s, stored as \\u0000",
+        seq,
+        record.charger_id,
+        ", ".join(changes),
+    )
+    return dataclasses.replace(record, **changes)
 
 
 def _plainly_storable(r: FrameRecord) -> bool:
@@ -161,6 +188,27 @@ def event_row(event: EventBase, data: bytes | None = None) -> Row:
         "frame_seq": event.frame_seq,
         "body": orjson.Fragment(to_json(event) if data is None else data),
     }
+
+
+def status_rows(events: list[EventBase]) -> list[Row]:
+    """status_history's rows of the batch's status events; a status naming an EVSE or connector
+    id outside 0..2^31-1 gets none (its event is stored as derived), with a warning."""
+    rows = []
+    for e in events:
+        if not isinstance(e, ConnectorStatusChanged):
+            continue
+        if e.evse_id in _STATUS_IDS and (e.connector_id is None or e.connector_id in _STATUS_IDS):
+            rows.append(status_row(e))
+        else:
+            log.warning(
+                "charger %r reported a status for EVSE %d connector %s, not a valid id: event %s "
+                "kept, no status history row",
+                e.charger_id,
+                e.evse_id,
+                e.connector_id,
+                e.event_id,
+            )
+    return rows
 
 
 def status_row(event: ConnectorStatusChanged) -> Row:
@@ -261,9 +309,7 @@ async def write_batch(
         _WRITE,
         orjson.dumps(frames).decode(),
         orjson.dumps([event_row(e, d) for e, d in zip(events, data, strict=True)]).decode(),
-        orjson.dumps(
-            [status_row(e) for e in events if isinstance(e, ConnectorStatusChanged)]
-        ).decode(),
+        orjson.dumps(status_rows(events)).decode(),
         [e.event_id for e in published],
         [subject_for(e) for e in published],
         data if outbox else [],
