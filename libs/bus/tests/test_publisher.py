@@ -24,8 +24,6 @@ from nats.js.api import DiscardPolicy
 from nats.js.errors import NotFoundError
 
 from sy_bus import FrameDirection, FrameRecord, Header, publisher, streams
-from sy_bus.connection import NatsAuth, connect
-from sy_bus.permissions import inbox_prefix, user_name
 from sy_bus.publisher import FramePublisher
 from sy_devkit.embedded_nats import EmbeddedNats
 from sy_devkit.waiting import eventually
@@ -54,15 +52,9 @@ async def js(own_nats: EmbeddedNats) -> AsyncIterator[JetStreamContext]:
     await nc.close()
 
 
-async def edge_connection(server: EmbeddedNats, url: str | None = None) -> Client:
-    """Connected as the edge is: its NATS user, its inbox prefix."""
-    auth = NatsAuth(user=user_name("edge"), password=server.passwords["edge"])
-    return await connect(url or server.plain_url, "test-edge", auth, inbox_prefix("edge"))
-
-
 @pytest.fixture
 async def edge_nc(own_nats: EmbeddedNats) -> AsyncIterator[Client]:
-    nc = await edge_connection(own_nats)
+    nc = await own_nats.connect_as("edge")
     yield nc
     await nc.close()
 
@@ -240,7 +232,7 @@ async def test_a_frame_whose_ack_is_late_is_published_again_and_stored_once(
     js: JetStreamContext, own_nats: EmbeddedNats, quick: None
 ) -> None:
     proxy = HoldingProxy(own_nats.port)
-    nc = await edge_connection(own_nats, f"nats://127.0.0.1:{await proxy.start()}")
+    nc = await own_nats.connect_as("edge", f"nats://127.0.0.1:{await proxy.start()}")
     try:
         charger = new_charger()
         pub = FramePublisher(nc, "edge-test")

@@ -17,21 +17,14 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
 from sy_bus import subjects
-from sy_bus.connection import NatsAuth, connect
-from sy_bus.permissions import inbox_prefix, user_name
 from sy_bus.requests import Requests
 from sy_devkit.embedded_nats import EmbeddedNats
 from sy_devkit.waiting import eventually
 
 
-async def service_connection(server: EmbeddedNats, service: str) -> Client:
-    auth = NatsAuth(user=user_name(service), password=server.passwords[service])
-    return await connect(server.plain_url, f"test-{service}", auth, inbox_prefix(service))
-
-
 @pytest.fixture
 async def edge(nats_server: EmbeddedNats) -> AsyncIterator[Requests]:
-    nc = await service_connection(nats_server, "edge")
+    nc = await nats_server.connect_as("edge")
     requests = Requests(nc)
     await requests.start()
     yield requests
@@ -41,7 +34,7 @@ async def edge(nats_server: EmbeddedNats) -> AsyncIterator[Requests]:
 
 @pytest.fixture
 async def connectors(nats_server: EmbeddedNats) -> AsyncIterator[Client]:
-    nc = await service_connection(nats_server, "connectors")
+    nc = await nats_server.connect_as("connectors")
     yield nc
     await nc.close()
 
@@ -77,15 +70,21 @@ async def test_nobody_subscribed_is_no_responders_at_once(edge: Requests) -> Non
     assert edge.waiting == 0
 
 
-async def test_nobody_answering_is_a_timeout(edge: Requests, connectors: Client) -> None:
-    cp = charger()
+async def silent_subscriber(nc: Client, subject: str) -> list[Msg]:
+    """Subscribe to `subject` and answer nothing: the requests it receives, as they arrive."""
     received: list[Msg] = []
 
     async def keep(msg: Msg) -> None:
         received.append(msg)
 
-    await connectors.subscribe(subjects.up(cp), cb=keep)
-    await connectors.flush()
+    await nc.subscribe(subject, cb=keep)
+    await nc.flush()
+    return received
+
+
+async def test_nobody_answering_is_a_timeout(edge: Requests, connectors: Client) -> None:
+    cp = charger()
+    received = await silent_subscriber(connectors, subjects.up(cp))
     started = time.monotonic()
     with pytest.raises(NatsTimeout):
         await edge.request(subjects.up(cp), b"call", 0.3)
@@ -99,13 +98,7 @@ async def test_a_request_its_caller_gave_up_on_ignores_its_reply(
     edge: Requests, connectors: Client
 ) -> None:
     cp = charger()
-    received: list[Msg] = []
-
-    async def keep(msg: Msg) -> None:
-        received.append(msg)
-
-    await connectors.subscribe(subjects.up(cp), cb=keep)
-    await connectors.flush()
+    received = await silent_subscriber(connectors, subjects.up(cp))
     answer: asyncio.Future[Msg] = asyncio.get_running_loop().create_future()
     await edge.send(subjects.up(cp), b"call", answer, 5)
     await eventually(lambda: len(received) == 1, 5, "the request received")

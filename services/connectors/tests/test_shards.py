@@ -5,19 +5,14 @@ once, one that dies loses them when its leases expire, and no shard ever has two
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import nats
 import pytest
-from nats.js.api import KeyValueConfig
 from nats.js.kv import KeyValue
 
 from sy_bus import subjects
 from sy_bus.shards import Lease, shard_key
 from sy_connectors.shards import ShardKeeper
-from sy_devkit.embedded_nats import EmbeddedNats
 from sy_devkit.waiting import eventually
 
 LEASE_S = 0.6
@@ -51,13 +46,8 @@ class Replica:
 
 
 @pytest.fixture
-async def kv(nats_server: EmbeddedNats) -> AsyncIterator[KeyValue]:
-    nc = await nats.connect(nats_server.url)
-    js = nc.jetstream()
-    bucket = f"test-shards-{uuid.uuid4().hex[:8]}"
-    yield await js.create_key_value(KeyValueConfig(bucket=bucket))
-    await js.delete_key_value(bucket)
-    await nc.close()
+def kv(fresh_kv: KeyValue) -> KeyValue:
+    return fresh_kv
 
 
 async def test_one_replica_serves_every_shard_and_a_second_gets_half(kv: KeyValue) -> None:

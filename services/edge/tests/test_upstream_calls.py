@@ -12,20 +12,16 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.api import KeyValueConfig
 from nats.js.kv import KeyValue
 from prometheus_client import REGISTRY
 
 from sy_bus import subjects
-from sy_bus.connection import NatsAuth, connect
-from sy_bus.permissions import inbox_prefix, user_name
 from sy_bus.shards import Lease, now_ms, shard_key
 from sy_devkit.embedded_nats import EmbeddedNats
 from sy_devkit.waiting import eventually
@@ -34,24 +30,14 @@ from sy_edge.upstream import UpstreamCalls
 HEADERS = {"Sy-Charger": "test"}
 
 
-async def service_connection(server: EmbeddedNats, service: str) -> Client:
-    auth = NatsAuth(user=user_name(service), password=server.passwords[service])
-    return await connect(server.plain_url, f"test-{service}", auth, inbox_prefix(service))
-
-
 @pytest.fixture
-async def kv(nats_server: EmbeddedNats) -> AsyncIterator[KeyValue]:
-    nc = await nats.connect(nats_server.url)
-    js = nc.jetstream()
-    bucket = f"test-shards-{uuid.uuid4().hex[:8]}"
-    yield await js.create_key_value(KeyValueConfig(bucket=bucket))
-    await js.delete_key_value(bucket)
-    await nc.close()
+def kv(fresh_kv: KeyValue) -> KeyValue:
+    return fresh_kv
 
 
 @pytest.fixture
 async def calls(nats_server: EmbeddedNats, kv: KeyValue) -> AsyncIterator[UpstreamCalls]:
-    nc = await service_connection(nats_server, "edge")
+    nc = await nats_server.connect_as("edge")
     upstream = UpstreamCalls(nc, kv)
     await upstream.start()
     yield upstream
@@ -89,7 +75,7 @@ async def replicas(nats_server: EmbeddedNats) -> AsyncIterator[Callable[[str], A
     made: list[Replica] = []
 
     async def make(name: str) -> Replica:
-        replica = Replica(await service_connection(nats_server, "connectors"), name)
+        replica = Replica(await nats_server.connect_as("connectors"), name)
         made.append(replica)
         return replica
 

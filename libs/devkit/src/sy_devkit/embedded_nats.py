@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from nats.aio.client import Client
+
 from sy_bus import permissions
+from sy_bus.connection import NatsAuth, connect
 from sy_devkit.net import free_port, wait_for_port
 
 ADMIN = permissions.ADMIN_USER
@@ -95,6 +98,12 @@ class EmbeddedNats:
     def url(self) -> str:
         """Admin URL: what tests and tools connect with (unrestricted)."""
         return self.connect_url(ADMIN)
+
+    async def connect_as(self, service: str, url: str | None = None) -> Client:
+        """A connection made as `service` makes it: its NATS user, its inbox prefix."""
+        auth = NatsAuth(user=permissions.user_name(service), password=self.passwords[service])
+        prefix = permissions.inbox_prefix(service)
+        return await connect(url or self.plain_url, f"test-{service}", auth, prefix)
 
     def service_env(self, service: str) -> dict[str, str]:
         """SY_* settings that make `service` connect as its own NATS user."""

@@ -6,11 +6,15 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import nats
 import pytest
+from nats.js.api import KeyValueConfig
+from nats.js.kv import KeyValue
 
 from sy_devkit.auth import ADMIN_HEADERS, TEST_ADMIN_SHA256, TEST_ADMIN_TOKEN
 from sy_devkit.embedded_nats import EmbeddedNats
@@ -39,6 +43,17 @@ def nats_server() -> Iterator[EmbeddedNats]:
     yield server
     server.stop()
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+async def fresh_kv(nats_server: EmbeddedNats) -> AsyncIterator[KeyValue]:
+    """A KV bucket of its own for one test (e.g. shard leases), deleted afterwards."""
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    bucket = f"test-kv-{uuid.uuid4().hex[:8]}"
+    yield await js.create_key_value(KeyValueConfig(bucket=bucket))
+    await js.delete_key_value(bucket)
+    await nc.close()
 
 
 @pytest.fixture(scope="session")
