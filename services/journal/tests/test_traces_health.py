@@ -12,9 +12,11 @@ import nats
 from sy_bus import streams
 from sy_devkit.embedded_nats import EmbeddedNats
 from sy_events import ChargerConnected, ChargerDisconnected, subject_for, to_json
-from sy_events.samples import Traffic, session_16
+from sy_events.samples import T0, Traffic, session_16
 
 from .test_events_sessions import publish, wait_for
+
+DAY_NS = 86_400 * 10**9
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -282,7 +284,18 @@ async def test_retention_drops_whole_old_partitions_only(
         await journal.wait_frames(cp, 8)
     settings = settings_for(journal_db, retention_frames_days=30, maintenance_every_s=3600)
     async with run_journal(settings) as journal:
+
+        async def only_recent() -> bool:
+            frames = await journal.frames(cp)
+            return len(frames) == 4 and all(f["ts_ns"] >= now_ns for f in frames)
+
+        # the run at start-up drops 2023-11-14 (and the periodic one waits an hour) ...
+        await wait_for(only_recent, "the start-up run to drop the 2023-11-14 partition")
+        # ... so a day that arrives later is dropped by the operator's run, which says so
+        later = Traffic(cp, now=T0 + DAY_NS)  # 2023-11-15
+        later.exchange("Heartbeat", {}, {"legacy": {"currentTime": "2023-11-15T22:13:20Z"}})
+        await publish(bus, later)
+        await journal.wait_frames(cp, 8)
         report = (await journal.client.post("/maintenance/retention")).json()
-        frames = await journal.frames(cp)
-    assert "frames_p20231114" in report["partitions_dropped"]
-    assert all(f["ts_ns"] >= now_ns for f in frames) and len(frames) == 4
+        assert await only_recent()
+    assert report["partitions_dropped"] == ["frames_p20231115"]

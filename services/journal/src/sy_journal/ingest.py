@@ -121,6 +121,7 @@ class FrameIngest:
         self._normaliser = Normaliser()
         self._stopping = asyncio.Event()
         self._frames = PullLoop(
+            rt.nc,
             rt.js,
             streams.FRAMES.name,
             consumer_config(settings),
@@ -128,8 +129,10 @@ class FrameIngest:
             batch=settings.batch_size,
             fetch_timeout_s=settings.fetch_timeout_s,
             stopping=self._stopping,
+            linger_s=settings.batch_linger_s,
         )
         self._events = PullLoop(
+            rt.nc,
             rt.js,
             streams.EVENTS.name,
             events_consumer_config(settings),
@@ -311,10 +314,9 @@ class FrameIngest:
         # lands inside a request into another exception, which the handler below would swallow.
         while not self._stopping.is_set():
             try:
-                if self._frames.sub is not None:
-                    info = await self._frames.sub.consumer_info()
-                    LAG.set(info.num_pending or 0)
-                    ACK_PENDING.set(info.num_ack_pending or 0)
+                info = await self._frames.consumer_info()
+                LAG.set(info.num_pending or 0)
+                ACK_PENDING.set(info.num_ack_pending or 0)
             except Exception as exc:  # a gauge going stale must not disturb ingest
                 log.debug("consumer info failed: %r", exc)
             await self._frames.pause(LAG_EVERY_S)

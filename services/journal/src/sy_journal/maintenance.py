@@ -30,6 +30,7 @@ class Maintenance:
         self._settings = settings
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._running = asyncio.Lock()  # the periodic run and an operator's POST, one at a time
 
     def retention_days(self) -> dict[str, int]:
         s = self._settings
@@ -40,6 +41,10 @@ class Maintenance:
         }
 
     async def run_once(self) -> MaintenanceReport:
+        async with self._running:
+            return await self._run_once()
+
+    async def _run_once(self) -> MaintenanceReport:
         today = datetime.now(UTC).date()
         days = {
             today + timedelta(days=d) for d in range(-1, self._settings.partitions_ahead_days + 1)

@@ -50,6 +50,8 @@ class Partitions:
         )
         try:
             await conn.execute(sql)
+        except asyncpg.DuplicateTableError:
+            pass  # another replica or the maintenance run created it a moment ago
         except (asyncpg.CheckViolationError, asyncpg.UniqueViolationError) as exc:
             log.info("partition %s not created (%s); its rows stay in %s_default", name, exc, table)
         except asyncpg.PostgresError as exc:
