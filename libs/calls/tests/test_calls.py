@@ -7,6 +7,11 @@ import pytest
 from sy_calls import Lane, LaneClosed, PendingCalls
 
 
+def lane_tasks(name: str) -> int:
+    """The lane's running tasks (other tests' leftovers on the shared loop do not count)."""
+    return sum(1 for task in asyncio.all_tasks() if task.get_name() == f"lane:{name}")
+
+
 async def test_lane_runs_items_one_at_a_time_in_order() -> None:
     running = 0
     peak = 0
@@ -153,14 +158,14 @@ async def test_an_idle_lane_holds_no_task_and_starts_again_on_the_next_item() ->
         await asyncio.sleep(0)
         seen.append(item)
 
-    lane: Lane[int] = Lane("t", handle)
-    before = len(asyncio.all_tasks())
+    lane: Lane[int] = Lane("idle", handle)
+    assert lane_tasks("idle") == 0
     lane.submit(1)
     lane.submit(2)
-    assert len(asyncio.all_tasks()) == before + 1
+    assert lane_tasks("idle") == 1
     assert await lane.wait_idle(1)
     await asyncio.sleep(0)  # the task returns once its queue is empty
-    assert len(asyncio.all_tasks()) == before and lane.queued == 0
+    assert lane_tasks("idle") == 0 and lane.queued == 0
     lane.submit(3)
     assert await lane.wait_idle(1)
     assert seen == [1, 2, 3]
@@ -180,3 +185,96 @@ async def test_a_lane_closed_while_idle_drops_nothing_and_refuses_work() -> None
     assert dropped == []
     with pytest.raises(LaneClosed):
         lane.submit(2)
+
+
+# -- eager start ---------------------------------------------------------------------------------
+
+
+async def test_an_eager_lane_runs_the_first_step_inside_submit() -> None:
+    steps: list[str] = []
+    answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def handle(item: int) -> None:
+        steps.append(f"sent {item}")
+        steps.append(await answer)
+
+    lane: Lane[int] = Lane("t", handle, eager=True)
+    lane.submit(1)
+    assert steps == ["sent 1"]  # before this task yielded to the loop
+    lane.submit(2)  # the lane is busy: queued behind the first
+    assert steps == ["sent 1"] and lane.queued == 1
+    answer.set_result("answered")
+    assert await lane.wait_idle(1, poll_s=0.001)
+    assert steps == ["sent 1", "answered", "sent 2", "answered"]
+    await lane.close()
+
+
+async def test_an_eager_lane_that_never_waits_leaves_no_task() -> None:
+    seen: list[int] = []
+
+    async def handle(item: int) -> None:
+        seen.append(item)
+
+    lane: Lane[int] = Lane("never-waits", handle, eager=True)
+    lane.submit(1)
+    lane.submit(2)
+    assert seen == [1, 2] and lane.idle and lane_tasks("never-waits") == 0
+    await lane.close()
+
+
+async def test_an_eager_lane_keeps_order_when_its_first_step_submits_more() -> None:
+    seen: list[int] = []
+    lane: Lane[int]
+
+    async def handle(item: int) -> None:
+        seen.append(item)
+        if item == 1:
+            lane.submit(3)  # e.g. a replay queued by the CALL being handled: after it, not inside
+            await asyncio.sleep(0)
+            seen.append(-1)
+
+    lane = Lane("t", handle, eager=True)
+    lane.submit(1)
+    lane.submit(2)
+    assert seen == [1]
+    assert await lane.wait_idle(1, poll_s=0.001)
+    assert seen == [1, -1, 3, 2]
+    await lane.close()
+
+
+async def test_an_eager_lane_survives_a_failing_first_step_and_closes_mid_call() -> None:
+    dropped: list[int] = []
+    started = asyncio.Event()
+    cancelled: list[int] = []
+
+    async def handle(item: int) -> None:
+        if item == 1:
+            raise RuntimeError("boom")  # in submit's own step: logged, not raised to submit
+        started.set()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.append(item)
+            raise
+
+    lane: Lane[int] = Lane("t", handle, eager=True, on_drop=dropped.append)
+    lane.submit(1)
+    assert lane.idle
+    lane.submit(2)
+    lane.submit(3)
+    assert started.is_set()
+    await lane.close()
+    assert cancelled == [2] and dropped == [2, 3]
+
+
+async def test_a_forgotten_call_frees_its_id_and_its_late_answer_is_unknown() -> None:
+    pending = PendingCalls()
+    fut = pending.expect("f")
+    pending.forget("f", fut)  # e.g. the CALL could not be sent
+    assert "f" not in pending and len(pending) == 0
+    assert pending.resolve("f", "late") is False
+    again = pending.expect("f")  # the id may be used again
+    pending.forget("f", fut)  # forgetting the earlier CALL leaves the new one alone
+    assert "f" in pending
+    assert pending.resolve("f", '[3,"f",{}]') is True
+    assert await pending.wait("f", again, 1) == '[3,"f",{}]'

@@ -19,6 +19,7 @@ from sy_codec import (
     decode,
     encode,
     error_code,
+    peek_message_type,
 )
 
 V16, V201, V21 = OcppVersion.V16, OcppVersion.V201, OcppVersion.V21
@@ -267,3 +268,22 @@ def test_error_codes_round_trip_through_to_call_error(version: OcppVersion) -> N
     error = decode_error('[2,"1","Heartbeat"]', version)
     frame = orjson.loads(encode(error.to_call_error(version)))
     assert frame == [4, "1", error_code(ErrorKind.PROTOCOL, version), error.description, {}]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[2,"1","Heartbeat",{}]', 2),
+        ('  [3,"1",{}]', 3),
+        ('[4,"1","GenericError","",{}]', 4),
+        ('[6,"1","GenericError","",{}]', 6),
+        ('[7,"1",{}]', None),
+        ('[1,"1",{}]', None),
+        ("[", None),
+        ("", None),
+        ("not a frame", None),
+        ('{"2": 1}', None),
+    ],
+)
+def test_the_message_type_is_read_without_parsing(text: str, expected: int | None) -> None:
+    assert peek_message_type(text) == expected

@@ -23,7 +23,7 @@ from prometheus_client import REGISTRY
 
 from sy_bus import subjects
 from sy_bus.shards import Lease, now_ms, shard_key
-from sy_devkit.embedded_nats import EmbeddedNats
+from sy_devkit.embedded_nats import EmbeddedNats, round_trip
 from sy_devkit.waiting import eventually
 from sy_edge.upstream import UpstreamCalls
 
@@ -57,12 +57,12 @@ class Replica:
 
     async def serve(self, shard: int) -> None:
         self.sub = await self.nc.subscribe(subjects.up_shard(shard), cb=self._on_call)
-        await self.nc.flush()
+        await round_trip(self.nc)  # in force on the server before the edge sends
 
     async def leave(self) -> None:
         if self.sub is not None:
             await self.sub.unsubscribe()
-            await self.nc.flush()
+            await round_trip(self.nc)
 
     async def _on_call(self, msg: Msg) -> None:
         self.received.append(msg)

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-from sy_calls.tasks import stop_task
+from sy_calls.tasks import start_eagerly, stop_task
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -28,6 +28,12 @@ class Lane(Generic[T]):
     An idle lane holds no task and no queue: the task starts with the first item and ends when
     the queue is empty. A gateway holds two lanes per connected charger, most of them idle, so
     this is memory per charger (an asyncio.Queue alone is ~3 KiB, a parked task ~1.5 KiB).
+
+    `eager`: an item handed to an idle lane starts at once, inside `submit`, up to its first
+    wait (`sy_calls.start_eagerly`), instead of on the next turn of the event loop behind
+    whatever else is ready: a charger CALL is sent on before `submit` returns. The submitter
+    pays for that first step (it would pay for it a moment later anyway); items queued behind a
+    busy lane run on the lane's task as always.
     """
 
     def __init__(
@@ -37,13 +43,16 @@ class Lane(Generic[T]):
         *,
         max_queued: int = 1000,
         on_drop: Callable[[T], None] | None = None,
+        eager: bool = False,
     ) -> None:
         self._name = name
         self._handler = handler
         self._max_queued = max_queued
         self._queue: deque[T] | None = None
         self._on_drop = on_drop
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Future[None] | None = None
+        self._running = False  # a runner exists (its task, or its first step still going on)
+        self._eager = eager
         self._closed = False
         self._current: T | None = None
 
@@ -73,7 +82,15 @@ class Lane(Generic[T]):
         elif len(self._queue) >= self._max_queued:
             raise asyncio.QueueFull  # the caller answers "busy"
         self._queue.append(item)
-        if self._task is None:
+        if self._running:
+            return
+        self._running = True
+        if self._eager:
+            # While the first item's first step runs here, a `submit` from inside it only queues.
+            task = start_eagerly(self._run(), name=f"lane:{self._name}")
+            if self._running:
+                self._task = task
+        else:
             self._task = asyncio.create_task(self._run(), name=f"lane:{self._name}")
 
     async def _run(self) -> None:
@@ -93,6 +110,7 @@ class Lane(Generic[T]):
                 self._queue = None  # idle: keep nothing (the next submit starts afresh)
         finally:
             self._task = None
+            self._running = False
 
     async def close(self) -> None:
         """Stop taking work; items still queued go to `on_drop` so each gets an answer."""

@@ -53,6 +53,12 @@ class PendingCalls:
         if not future.done():
             future.set_exception(TimeoutError())
 
+    def forget(self, message_id: str, future: asyncio.Future[str]) -> None:
+        """No answer is awaited for this CALL any more (it was not sent, or it is over): a
+        later answer with its id is unknown, and the id may be used again."""
+        if self._calls.get(message_id) is future:
+            del self._calls[message_id]
+
     def resolve(self, message_id: str, answer: str) -> bool:
         """Hand an answer to its CALL. False when no CALL with that id is outstanding."""
         future = self._calls.pop(message_id, None)

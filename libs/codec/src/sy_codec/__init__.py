@@ -11,7 +11,7 @@ from .errors import (
     error_code,
     is_error_code,
 )
-from .framing import decode, encode
+from .framing import decode, encode, peek_message_type
 from .messages import (
     MAX_MESSAGE_ID_LENGTH,
     Call,
@@ -53,6 +53,7 @@ __all__ = [
     "known_actions",
     "message_types",
     "negotiate_subprotocol",
+    "peek_message_type",
     "validate_call",
     "validate_result",
 ]

@@ -145,6 +145,15 @@ def decode(text: str | bytes, version: OcppVersion) -> Message:
     assert_never(message_type)  # pragma: no cover - every MessageType is handled above
 
 
+def peek_message_type(text: str) -> int | None:
+    """The message type number (2-6) of a frame's text without parsing it, for recording a frame
+    that is relayed without being decoded; None when the text does not start like one."""
+    head = text.lstrip()[:2]
+    if len(head) == 2 and head[0] == "[" and head[1] in "23456":
+        return int(head[1])
+    return None
+
+
 def encode(message: Message) -> str:
     """The compact OCPP-J text of `message`: exactly the array the specs define, no whitespace."""
     frame: list[Any]

@@ -18,6 +18,7 @@ from sy_edge.auth.policy import EffectivePolicy
 from sy_edge.auth.store import AccessStore
 from sy_edge.context import EdgeContext
 from sy_edge.control import CONTROL_ALL, POLICIES, Control
+from sy_edge.heartbeat import Heartbeat
 from sy_edge.recorder import ConnectionRecorder
 from sy_edge.server import charger_endpoint
 from sy_edge.settings import EdgeSettings
@@ -63,10 +64,16 @@ def build_app(settings: EdgeSettings) -> FastAPI:
             log.warning("SY_ALLOW_UNAUTHENTICATED is on: chargers without credentials may connect")
         control = await rt.nc.subscribe(CONTROL_ALL, cb=functools.partial(on_control, ctx))
         refresher = asyncio.create_task(refresh_policies(access))
+        # Started before the charger port opens: every presence it announces is newer.
+        heartbeat = Heartbeat(
+            rt.nc, settings.instance_id, settings.heartbeat_interval_s, lambda: len(ctx.sessions)
+        )
+        heartbeat.start()
         try:
             async with charger_endpoint(ctx):
                 yield {}
         finally:
+            await heartbeat.stop()
             refresher.cancel()
             await asyncio.gather(refresher, return_exceptions=True)
             try:

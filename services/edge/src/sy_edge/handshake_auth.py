@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from http import HTTPStatus
 
 from websockets.asyncio.server import ServerConnection
@@ -10,6 +11,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from sy_edge import metrics
+from sy_edge.admission import Admission
 from sy_edge.admitted import Admitted
 from sy_edge.auth.gate import decide, refuse
 from sy_edge.auth.identity import (
@@ -20,10 +22,14 @@ from sy_edge.auth.identity import (
     pem_cert_identities,
 )
 from sy_edge.context import EdgeContext
-from sy_edge.ratelimit import Admission
 
 log = logging.getLogger(__name__)
 CHALLENGE = 'Basic realm="Switchyard", charset="UTF-8"'
+UNAVAILABLE = {
+    "busy": "Too many chargers connecting; your turn is kept",
+    "draining": "This gateway replica is shutting down; connect again",
+    "lookup_failed": "Credentials cannot be checked right now",
+}
 
 
 class Gatekeeper:
@@ -35,18 +41,26 @@ class Gatekeeper:
         )
         self.proxies = TrustedProxies(settings.trusted_proxies)
 
+    def admit(self, connection: ServerConnection, charger_id: str) -> Response | None:
+        """None: let the charger in. Otherwise HTTP 503 with its slot as Retry-After."""
+        seconds = self.admission.admit(charger_id, time.monotonic())
+        metrics.ADMISSION_WAITING.set(self.admission.waiting)
+        if seconds is None:
+            return None
+        return self._unavailable(connection, "busy", seconds)
+
     def busy(self, connection: ServerConnection, why: str) -> Response:
-        """HTTP 503 with Retry-After (RFC 9110 §15.6.4): come back later, spread out."""
-        metrics.REFUSED.labels("busy" if why == "busy" else why).inc()
-        seconds = self.admission.retry_after()
+        """HTTP 503 without a slot: the replica drains, or credentials cannot be checked now."""
+        return self._unavailable(connection, why, self.admission.retry_later(time.monotonic()))
+
+    def _unavailable(self, connection: ServerConnection, why: str, seconds: int) -> Response:
+        """HTTP 503 with Retry-After (RFC 9110 §15.6.4)."""
+        metrics.REFUSED.labels(why).inc()
         response = connection.respond(
-            HTTPStatus.SERVICE_UNAVAILABLE, f"Too many chargers connecting; retry in {seconds}s\n"
+            HTTPStatus.SERVICE_UNAVAILABLE, f"{UNAVAILABLE.get(why, why)}; retry in {seconds}s\n"
         )
         response.headers["Retry-After"] = str(seconds)
         return response
-
-    def admit(self) -> bool:
-        return self.admission.admit()
 
     async def authenticate(
         self, connection: ServerConnection, request: Request, charger_id: str

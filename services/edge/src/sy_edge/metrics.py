@@ -5,6 +5,9 @@ from prometheus_client import Counter, Gauge, Histogram
 CONNECTED = Gauge("sy_edge_connected_chargers", "Chargers connected to this edge replica")
 CONNECTS = Counter("sy_edge_connections_total", "Charger WebSocket connections accepted", ["ocpp"])
 REFUSED = Counter("sy_edge_handshakes_refused_total", "Charger handshakes refused", ["reason"])
+ADMISSION_WAITING = Gauge(
+    "sy_edge_admission_waiting", "Chargers told to come back at a reserved handshake slot"
+)
 AUTH_REFUSED = Counter(
     "sy_edge_auth_refused_total", "Handshakes refused for credentials (HTTP 401)", ["reason"]
 )

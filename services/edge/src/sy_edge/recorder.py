@@ -1,14 +1,17 @@
-"""Connection records written to the `edge` schema off the frame path (a background queue)."""
+"""Connection records written to the `edge` schema off the frame path (a background queue).
+
+One INSERT and one UPDATE per batch whatever its size: when a fleet disconnects at once (a
+network cut, a load balancer restart) thousands of connections close together."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sy_edge.models import Connection
+from sy_edge.models import SCHEMA, Connection
 from sy_platform.writer import BatchWriter
 
 
@@ -29,6 +32,16 @@ class Closed:
     code: int | None
     reason: str
     at: datetime
+
+
+# Every connection of the batch that closed, in one statement.
+_CLOSED = text(
+    f"UPDATE {SCHEMA}.{Connection.__tablename__} AS c "
+    "SET disconnected_at = e.at, close_code = e.code, close_reason = e.reason "
+    "FROM unnest(CAST(:ids AS text[]), CAST(:ats AS timestamptz[]), CAST(:codes AS int[]), "
+    "CAST(:reasons AS text[])) AS e(id, at, code, reason) "
+    "WHERE c.id = e.id"
+)
 
 
 class ConnectionRecorder:
@@ -63,13 +76,18 @@ class ConnectionRecorder:
             for e in batch
             if isinstance(e, Opened)
         ]
+        closed = {e.connection_id: e for e in batch if isinstance(e, Closed)}
         async with self._engine.begin() as conn:
             if opened:
                 await conn.execute(insert(Connection), opened)
-            for e in batch:
-                if isinstance(e, Closed):
-                    await conn.execute(
-                        update(Connection)
-                        .where(Connection.id == e.connection_id)
-                        .values(disconnected_at=e.at, close_code=e.code, close_reason=e.reason)
-                    )
+            if closed:
+                rows = closed.values()
+                await conn.execute(
+                    _CLOSED,
+                    {
+                        "ids": list(closed),
+                        "ats": [e.at for e in rows],
+                        "codes": [e.code for e in rows],
+                        "reasons": [e.reason for e in rows],
+                    },
+                )

@@ -43,8 +43,9 @@ async def charger_endpoint(ctx: EdgeContext) -> AsyncIterator[None]:
             return connection.respond(HTTPStatus.NOT_FOUND, f"Not a charger endpoint: {hint}\n")
         if ctx.draining:
             return gate.busy(connection, "draining")
-        if not gate.admit():
-            return gate.busy(connection, "busy")
+        refused = gate.admit(connection, charger_id)
+        if refused is not None:
+            return refused
         decision = await gate.authenticate(connection, request, charger_id)
         if isinstance(decision, Response):
             return decision

@@ -27,7 +27,7 @@ from opentelemetry import trace
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from sy_bus import FrameDirection, FrameRecord, Header, Presence, subjects
+from sy_bus import FrameDirection, Header, Presence, subjects
 from sy_calls import Lane, LaneClosed, PendingCalls
 from sy_codec import (
     Call,
@@ -41,6 +41,7 @@ from sy_codec import (
     decode,
     encode,
     error_code,
+    peek_message_type,
     validate_call,
 )
 from sy_edge import metrics
@@ -58,6 +59,9 @@ from sy_quirks import BootInfo
 log = logging.getLogger(__name__)
 NULL_PAYLOAD_RULE = "edge/null-payload"
 tracer = trace.get_tracer("sy_edge")
+# Counted on every frame: the labelled children once, not a `labels()` lookup per frame.
+_FRAMES_FROM_CHARGER = metrics.FRAMES.labels("from_charger")
+_FRAMES_TO_CHARGER = metrics.FRAMES.labels("to_charger")
 
 
 class ChargerSession:
@@ -86,16 +90,19 @@ class ChargerSession:
         self._ids = CallIds()
         self._rate = RateLimit(ctx.settings.rate_limit_per_s, ctx.settings.rate_limit_burst)
         self._down_actions: dict[str, str] = {}
+        # Eager lanes: a CALL to an idle lane is sent on within the frame's (or the bus
+        # message's) own turn of the event loop, not on the next one.
         self._up: Lane[tuple[Call, str]] = Lane(
-            f"up:{charger_id}", self._relay_up, on_drop=lambda _: None
+            f"up:{charger_id}", self._relay_up, on_drop=lambda _: None, eager=True
         )
         self._down: Lane[Msg] = Lane(
             f"down:{charger_id}",
             self._relay_down,
             max_queued=ctx.settings.max_queued_calls,
             on_drop=self._refuse_down,
+            eager=True,
         )
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Future[object]] = set()
 
     @property
     def remote(self) -> str:
@@ -123,7 +130,7 @@ class ChargerSession:
     def _on_frame(self, message: str | bytes) -> None:
         ts = time.time_ns()
         text = message if isinstance(message, str) else message.decode("utf-8", "replace")
-        metrics.FRAMES.labels("from_charger").inc()
+        _FRAMES_FROM_CHARGER.inc()
         rules: list[str] = []
         try:
             msg: Message = decode(message, self.version)
@@ -185,18 +192,38 @@ class ChargerSession:
             # built on common libraries do not: forward the recommended {}.
             rules.append(NULL_PAYLOAD_RULE)
         forwarded = encode(call) if rules else text
+        refusal = self._refusal(call)
+        if refusal is None:
+            self._ids.opened(call.message_id)
+            try:
+                # An idle lane sends the CALL on before `submit` returns (eager); the frame is
+                # captured right after (the capture worker makes its record later), and when
+                # the CALL is queued or refused just the same (invariant 4).
+                self._up.submit((call, forwarded))
+            finally:
+                self._capture(
+                    FrameDirection.FROM_CHARGER,
+                    text,
+                    ts,
+                    call.message_id,
+                    call.action,
+                    forwarded,
+                    rules,
+                )
+            return
         self._capture(
             FrameDirection.FROM_CHARGER, text, ts, call.message_id, call.action, forwarded, rules
         )
+        self._answer_locally(refusal)
+
+    def _refusal(self, call: Call) -> CallError | None:
+        """The CALLERROR the edge answers itself instead of forwarding `call`, if any."""
         problem = self._ids.problem(call.message_id, strict=self.strict)
         if problem is not None:
             log.warning("refused CALL %s: %s", call.action, problem, extra=self._log)
-            self._answer_locally(
-                FrameError(
-                    ErrorKind.RPC_FRAMEWORK, problem, message_id=call.message_id
-                ).to_call_error(self.version)
-            )
-            return
+            return FrameError(
+                ErrorKind.RPC_FRAMEWORK, problem, message_id=call.message_id
+            ).to_call_error(self.version)
         try:
             validate_call(call, self.version)
         except FrameError as err:
@@ -204,8 +231,7 @@ class ChargerSession:
                 log.warning(
                     "invalid %s from charger: %s", call.action, err.description, extra=self._log
                 )
-                self._answer_locally(err.to_call_error(self.version))
-                return
+                return err.to_call_error(self.version)
             metrics.LENIENT.labels(err.kind.value).inc()
             log.warning(
                 "invalid %s from charger forwarded (lenient): %s",
@@ -213,8 +239,7 @@ class ChargerSession:
                 err.description,
                 extra=self._log,
             )
-        self._ids.opened(call.message_id)
-        self._up.submit((call, forwarded))
+        return None
 
     def _on_answer(
         self, msg: CallResult | CallError | CallResultError, text: str, ts: int, rules: list[str]
@@ -292,8 +317,11 @@ class ChargerSession:
                     ErrorKind.INTERNAL,
                     f"backend did not answer within {self.ctx.settings.call_timeout_s:g}s",
                 )
-        metrics.CALL_SECONDS.observe(time.perf_counter() - started)
-        await self._send(answer, call.message_id)
+        elapsed = time.perf_counter() - started
+        try:
+            await self._send(answer, call.message_id)
+        finally:
+            metrics.CALL_SECONDS.observe(elapsed)  # once the answer is on its way
 
     # -- backend CALL (from the bus) -> charger --------------------------------------------------
 
@@ -324,29 +352,43 @@ class ChargerSession:
                 ).encode()
             )
             return
-        rules: list[str] = []
-        if self.quirks:
-            rules = self.quirks.normalize(
-                call.payload,
-                action=call.action,
-                version=self.version.value,
-                direction="to_charger",
-            )
-        sent = encode(call) if rules else text
         self._down_actions[call.message_id] = call.action
-        await self._send(sent, call.message_id, action=call.action, raw=text, rules=rules)
+        try:
+            answer = await self._deliver_down(call, text, waiting)
+        finally:  # answered, failed or cancelled: the id is free again
+            self._down_actions.pop(call.message_id, None)
+            self._pending.forget(call.message_id, waiting)
+        await msg.respond(answer.encode())
+
+    async def _deliver_down(self, call: Call, text: str, waiting: asyncio.Future[str]) -> str:
+        """Send a backend CALL to the charger; its answer, or the CALLERROR saying why none."""
+        try:
+            rules: list[str] = []
+            if self.quirks:
+                rules = self.quirks.normalize(
+                    call.payload,
+                    action=call.action,
+                    version=self.version.value,
+                    direction="to_charger",
+                )
+            sent = encode(call) if rules else text
+            delivered = await self._send(
+                sent, call.message_id, action=call.action, raw=text, rules=rules
+            )
+        except Exception:
+            log.exception("backend CALL %s not sent to the charger", call.action, extra=self._log)
+            return self._error(call.message_id, ErrorKind.INTERNAL, "CALL not sent to the charger")
+        if not delivered:
+            return self._error(call.message_id, ErrorKind.INTERNAL, "charger disconnected")
         timeout = self.ctx.settings.charger_call_timeout_s
         try:
-            answer = await self._pending.wait(call.message_id, waiting, timeout)
+            return await self._pending.wait(call.message_id, waiting, timeout)
         except TimeoutError:
-            answer = self._error(
+            return self._error(
                 call.message_id, ErrorKind.INTERNAL, f"charger did not answer within {timeout:g}s"
             )
         except ConnectionError:
-            answer = self._error(call.message_id, ErrorKind.INTERNAL, "charger disconnected")
-        finally:
-            self._down_actions.pop(call.message_id, None)
-        await msg.respond(answer.encode())
+            return self._error(call.message_id, ErrorKind.INTERNAL, "charger disconnected")
 
     def _refuse_down(self, msg: Msg) -> None:
         """A backend CALL that will not reach the charger still gets an answer, at once."""
@@ -373,20 +415,22 @@ class ChargerSession:
         *,
         raw: str | None = None,
         rules: list[str] | None = None,
-    ) -> None:
+    ) -> bool:
+        """Send a frame to the charger and capture it; False when the socket was closed."""
         ts = time.time_ns()
         try:
             await self.ws.send(text)
         except ConnectionClosed:
             log.info("charger gone before frame %s was sent", message_id, extra=self._log)
-            return
-        metrics.FRAMES.labels("to_charger").inc()
+            return False
+        _FRAMES_TO_CHARGER.inc()
         if rules:
             self._capture(
                 FrameDirection.TO_CHARGER, raw or text, ts, message_id, action, text, rules
             )
         else:
             self._capture(FrameDirection.TO_CHARGER, text, ts, message_id, action)
+        return True
 
     def _capture(
         self,
@@ -400,24 +444,26 @@ class ChargerSession:
     ) -> None:
         if rules:
             self.ctx.count_rules(self.charger_id, rules)
+        # The record's fields (`sy_bus.FrameFields`): the capture worker makes the record.
         self.ctx.frames.capture(
-            FrameRecord(
-                charger_id=self.charger_id,
-                direction=direction,
-                ts_ns=ts,
-                ocpp=self.version.value,
-                raw=text,
-                message_type=_peek_type(text),
-                message_id=message_id,
-                action=action,
-                instance=self.ctx.instance,
-                connection_id=self.connection_id,
-                normalized=normalized if rules else None,
-                rules=list(rules or ()),
+            (
+                self.charger_id,
+                direction,
+                ts,
+                self.version.value,
+                text,
+                peek_message_type(text),
+                message_id,
+                action,
+                None,  # backend
+                self.ctx.instance,
+                self.connection_id,
+                normalized if rules else None,
+                list(rules) if rules else [],
             )
         )
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -528,14 +574,6 @@ class ChargerSession:
             )
         except Exception as exc:  # the event is lost, the charger is not: say so
             log.warning("connection event not published: %r", exc, extra=self._log)
-
-
-def _peek_type(text: str) -> int | None:
-    """The message type number of a frame without parsing it again (None if not recognisable)."""
-    head = text.lstrip()[:3]
-    if len(head) >= 2 and head[0] == "[" and head[1] in "23456":
-        return int(head[1])
-    return None
 
 
 def _utcnow() -> datetime:

@@ -93,11 +93,25 @@ class EdgeSettings(ServiceSettings):
 
     # -- storms and drain -------------------------------------------------------------------------
     handshake_rate_per_s: float = Field(
-        200.0, description="Charger handshakes admitted per second, sustained (token bucket)."
+        300.0,
+        gt=0,
+        description="Charger handshakes admitted per second, sustained. A charger refused "
+        "during a storm gets HTTP 503 with Retry-After = its reserved slot (edge README).",
     )
-    handshake_burst: int = Field(400, description="Handshakes admitted at once (bucket size).")
+    handshake_burst: int = Field(600, ge=1, description="Handshakes admitted at once.")
     retry_after_jitter_s: int = Field(
-        10, description="Up to this many seconds are added at random to Retry-After on HTTP 503."
+        10,
+        ge=0,
+        description="Up to this many seconds added at random to Retry-After when a charger is "
+        "refused without a reserved slot (the replica drains, credentials cannot be checked, "
+        "or the slots are full for the next 120 s).",
+    )
+    heartbeat_interval_s: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds between this replica's heartbeats on sy.edges.alive.<instance>: "
+        "the connectors close the upstreams of a replica's chargers when it falls silent "
+        "(SY_EDGE_LOST_AFTER_S on the connectors) or restarts.",
     )
     drain_seconds: float = Field(
         20.0,

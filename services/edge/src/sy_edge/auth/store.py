@@ -244,20 +244,29 @@ class AccessStore:
             )
 
     async def _write_boots(self, batch: list[BootSeen]) -> None:
+        """The latest boot of every charger in the batch, in one statement: a reconnect storm
+        brings thousands of boots together."""
         latest = {b.charger_id: b for b in batch}
+        rows = [
+            {
+                "charger_id": seen.charger_id,
+                "vendor": seen.boot.vendor[:255],
+                "model": seen.boot.model[:255],
+                "firmware": (seen.boot.firmware or None) and seen.boot.firmware[:255],
+                "ocpp": seen.ocpp,
+                "updated_at": seen.at,
+            }
+            for seen in latest.values()
+        ]
+        statement = pg_insert(ChargerBoot).values(rows)
+        updated = {
+            column: statement.excluded[column]
+            for column in ("vendor", "model", "firmware", "ocpp", "updated_at")
+        }
         async with self._engine.begin() as conn:
-            for seen in latest.values():
-                values = {
-                    "vendor": seen.boot.vendor[:255],
-                    "model": seen.boot.model[:255],
-                    "firmware": (seen.boot.firmware or None) and seen.boot.firmware[:255],
-                    "ocpp": seen.ocpp,
-                    "updated_at": seen.at,
-                }
-                statement = pg_insert(ChargerBoot).values(charger_id=seen.charger_id, **values)
-                await conn.execute(
-                    statement.on_conflict_do_update(index_elements=["charger_id"], set_=values)
-                )
+            await conn.execute(
+                statement.on_conflict_do_update(index_elements=["charger_id"], set_=updated)
+            )
 
     def _prune(self, now: float) -> None:
         for cache in (self._verified, self._failed):
