@@ -21,7 +21,7 @@ from nats.errors import TimeoutError
 from nats.js.api import StreamConfig
 
 from sy_bus import permissions, streams
-from sy_devkit.embedded_nats import EmbeddedNats
+from sy_devkit.embedded_nats import EmbeddedNats, round_trip
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "switchyard"
 SERVICES = ("edge", "routing", "connectors", "journal", "migration")
@@ -203,7 +203,7 @@ async def test_a_chart_service_user_is_held_to_its_permissions(
         with pytest.raises(TimeoutError):
             await js.add_stream(StreamConfig(name="SY_CHART_PROBE", subjects=["sy.probe.>"]))
         await nc.publish("sy.up.7.CP-CHART", b"{}")  # the edge's subject, not routing's
-        await nc.flush()
+        await round_trip(nc)  # the server has read the publish (nc.flush() alone does not say)
         await asyncio.sleep(0.2)
         refusals = [str(e).lower() for e in errors if "permissions violation" in str(e).lower()]
         assert any("$js.api.stream.create.sy_chart_probe" in r for r in refusals), refusals

@@ -21,7 +21,7 @@ from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 
 from sy_bus import permissions, streams
-from sy_devkit.embedded_nats import EmbeddedNats
+from sy_devkit.embedded_nats import EmbeddedNats, round_trip
 from sy_devkit.suite import SERVICES
 
 ALL = frozenset(SERVICES)
@@ -40,7 +40,7 @@ PUBLISH_OWNERS: dict[str, frozenset[str]] = {
     "sy.events.wave_transition.CP-PROBE": frozenset({"journal", "connectors", "migration"}),
     "$KV.sy-routes.default": frozenset({"routing"}),
     "$KV.sy-api-tokens.forged": frozenset({"routing"}),
-    "$KV.sy-presence.CP-PROBE": frozenset({"edge"}),
+    "$KV.sy-presence.CP-PROBE": frozenset({"edge", "connectors"}),  # crashed edges' entries
     "sy.audit.routing": frozenset({"routing"}),
     "sy.audit.edge": frozenset({"edge"}),
     "sy.outbox.legacy.CP-PROBE": frozenset({"connectors"}),
@@ -74,7 +74,7 @@ class Probe:
 
     async def refused(self, timeout_s: float = 2.0) -> str | None:
         """The permissions violation the server reported, if one arrives within the wait."""
-        await self.nc.flush()
+        await round_trip(self.nc)
         deadline = asyncio.get_running_loop().time() + timeout_s
         while asyncio.get_running_loop().time() < deadline:
             for exc in self.errors:

@@ -266,10 +266,12 @@ def _all_answering(drivers: list[Driven], more: int, since: dict[str, int] | Non
 
 
 def _all_in_flight(csms: CsmsPeer, drivers: list[Driven]) -> Any:
-    """Every charger has sent a reading the CSMS received but has not answered yet."""
+    """The CSMS holds a reading of every charger, unanswered. (Not "received more than the
+    charger has had answered": under load an answer sent just before the hold can still be on
+    its way back, and the kill then finds nothing in flight for that charger.)"""
 
     async def check() -> bool:
-        return all(len(_received(csms, d)) > len(d.answered) for d in drivers)
+        return all(csms.held.get(d.charger_id, 0) > 0 for d in drivers)
 
     return check
 

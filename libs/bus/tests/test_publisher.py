@@ -270,3 +270,43 @@ async def test_an_overflow_is_counted_not_raised(edge_nc: Client) -> None:
     for n in range(5):
         pub.capture(frame(charger, n))
     assert pub.overflowed == 2 and pub.backlog == 3
+
+
+async def test_frames_captured_as_fields_are_stored_as_their_records(
+    js: JetStreamContext, edge_nc: Client
+) -> None:
+    """The hot path hands `capture` a record's fields; the worker makes the record: the stream
+    holds the same JSON as for the record itself, and a malformed tuple costs only itself."""
+    charger = new_charger()
+    pub = FramePublisher(edge_nc.jetstream(), "edge-test")
+    pub.start()
+    record = replace(frame(charger, 7), message_id="7", action="Heartbeat", rules=["r1"])
+    fields = (
+        record.charger_id,
+        record.direction,
+        record.ts_ns,
+        record.ocpp,
+        record.raw,
+        record.message_type,
+        record.message_id,
+        record.action,
+        record.backend,
+        record.instance,
+        record.connection_id,
+        record.normalized,
+        record.rules,
+    )
+    pub.capture(fields)
+    pub.capture(("not", "a", "frame"))  # type: ignore[arg-type]
+    pub.capture(frame(charger, 8))
+    await pub.stop()
+    assert pub.published == 2 and pub.backlog == 0
+    sub = await js.subscribe(f"sy.frames.{charger}.>", ordered_consumer=True)
+    try:
+        first = await sub.next_msg(timeout=5)
+        second = await sub.next_msg(timeout=5)
+    finally:
+        await sub.unsubscribe()
+    assert FrameRecord.from_bytes(first.data) == record
+    assert first.data == record.to_bytes()
+    assert FrameRecord.from_bytes(second.data) == frame(charger, 8)

@@ -18,7 +18,7 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from sy_bus import subjects
 from sy_bus.requests import Requests
-from sy_devkit.embedded_nats import EmbeddedNats
+from sy_devkit.embedded_nats import EmbeddedNats, round_trip
 from sy_devkit.waiting import eventually
 
 
@@ -51,7 +51,7 @@ async def test_the_reply_comes_back_with_its_headers(edge: Requests, connectors:
         await connectors.publish(msg.reply, b"answer to " + msg.data, headers=headers)
 
     await connectors.subscribe(subjects.up_shard(subjects.shard_of(cp)), cb=answer)
-    await connectors.flush()
+    await round_trip(connectors)  # subscribed on the server before the edge asks
     calls = [
         edge.request(subjects.up(cp), f"call {n}".encode(), 5, {"Sy-Msg-Id": str(n)})
         for n in range(20)
@@ -78,7 +78,7 @@ async def silent_subscriber(nc: Client, subject: str) -> list[Msg]:
         received.append(msg)
 
     await nc.subscribe(subject, cb=keep)
-    await nc.flush()
+    await round_trip(nc)  # in force on the server before anyone publishes
     return received
 
 
@@ -91,7 +91,7 @@ async def test_nobody_answering_is_a_timeout(edge: Requests, connectors: Client)
     assert 0.25 < time.monotonic() - started < 2
     assert len(received) == 1 and edge.waiting == 0
     await connectors.publish(received[0].reply, b"too late")  # ignored
-    await connectors.flush()
+    await round_trip(connectors)
 
 
 async def test_a_request_its_caller_gave_up_on_ignores_its_reply(

@@ -271,3 +271,42 @@ def test_2_0_1_reservations_profiles_and_their_reports() -> None:
         "k", "ReportChargingProfiles", {**report.payload, "chargingProfile": [{**profile, "id": 1}]}
     )
     assert for_backend(only_legacy, only_legacy.payload, V201, "new", ids) is only_legacy.payload
+
+
+def test_2_0_1_display_messages_per_backend() -> None:
+    """Two backends each setting their message 1 (2.0.1 O01): without the map the second
+    would replace the first on the charger's screen."""
+    ids = IdMap()
+    message = {"priority": "NormalCycle", "message": {"format": "UTF8", "content": "Hi"}}
+
+    def set_message(backend: str, mid: int) -> int:
+        call = Call("s", "SetDisplayMessage", {"message": {**message, "id": mid}})
+        sent, _ = to_charger(call, V201, backend, ids)
+        charger_id: int = sent["message"]["id"]
+        return charger_id
+
+    assert set_message("legacy", 1) == 1 and set_message("new", 1) == G
+    assert set_message("new", 2) == 2  # free on the charger: kept
+    clear = Call("c", "ClearDisplayMessage", {"id": 1})
+    assert to_charger(clear, V201, "new", ids)[0] == {"id": G}
+    assert to_charger(clear, V201, "legacy", ids)[0] == {"id": 1}
+    ask = Call("g", "GetDisplayMessages", {"requestId": 4, "id": [1, 2]})
+    sent, _ = to_charger(ask, V201, "new", ids)
+    assert sent == {"requestId": 4, "id": [G, 2]}
+
+    # The charger's report to new's request: new's messages under new's ids; legacy's message
+    # 1 left out (new would read it as its own message 1).
+    listed = [{**message, "id": i} for i in (1, G, 2)]
+    report = Call("n", "NotifyDisplayMessages", {"requestId": 4, "messageInfo": listed})
+    assert asker(report, V201, ids) == "new"
+    seen = for_backend(report, report.payload, V201, "new", ids)
+    assert [m["id"] for m in seen["messageInfo"]] == [1, 2]
+    assert [m["id"] for m in report.payload["messageInfo"]] == [1, G, 2]  # not mutated
+
+    # Cleared with Accepted: the charger's id is free again.
+    charger_clear = Call("c", "ClearDisplayMessage", {"id": G})
+    assert idfields.ended(charger_clear, {"status": "Accepted"}, ids)
+    assert ids.owner(IdKind.DISPLAY_MESSAGE, G) is None
+    assert not idfields.ended(
+        Call("c", "ClearDisplayMessage", {"id": 2}), {"status": "Unknown"}, ids
+    )

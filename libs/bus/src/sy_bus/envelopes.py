@@ -94,6 +94,29 @@ class Presence:
 
 
 @dataclass(frozen=True, slots=True)
+class EdgeAlive:
+    """An edge replica's heartbeat (`sy.edges.alive.<instance>`, core NATS, every few seconds).
+
+    `started_ns` is when the process started: a heartbeat with a later one under the same
+    instance id means the replica restarted, and every charger it announced before that is gone.
+    Silence for long enough means the replica is gone with all its chargers (a crash, a lost
+    node): it published no "disconnected" for them."""
+
+    instance: str
+    started_ns: int
+    ts_ns: int
+    chargers: int
+    v: int = 1
+
+    def to_bytes(self) -> bytes:
+        return _dumps(self)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> EdgeAlive:
+        return cls(**orjson.loads(data))
+
+
+@dataclass(frozen=True, slots=True)
 class BackendAuth:
     """How the gateway authenticates toward a backend. Secrets travel by reference only:
     `env:NAME` (an environment variable of the connectors) or `file:/path` (a mounted Secret)."""

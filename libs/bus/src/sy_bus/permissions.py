@@ -46,7 +46,8 @@ JETSTREAM_FLOW_CONTROL = "$JS.FC.>"
 KV_WRITERS: Mapping[str, tuple[str, ...]] = {
     streams.ROUTES.name: ("routing",),
     streams.API_TOKENS.name: ("routing",),  # `/tokens` is served by routing
-    streams.PRESENCE.name: ("edge",),
+    # The edge; the connectors delete the entries of an edge replica that crashed.
+    streams.PRESENCE.name: ("edge", "connectors"),
     streams.STATE.name: ("connectors",),  # cutover replay state (next)
     "sy-transactions": ("connectors",),  # open transactions per charger, owning backend
     streams.SHARDS.name: ("connectors",),  # shard leases; the edge only reads them
@@ -140,6 +141,7 @@ _OWN: Mapping[str, _Own] = {
         publish=(
             f"{P}.up.>",
             f"{P}.presence.>",
+            f"{P}.edges.alive.*",  # its heartbeat
             f"{P}.ctl.>",
             *_frames(FrameDirection.FROM_CHARGER, FrameDirection.TO_CHARGER),
             f"{P}.events.charger_connected.*",  # its chargers' connection events
@@ -155,7 +157,7 @@ _OWN: Mapping[str, _Own] = {
             f"{P}.outbox.>",  # store-and-forward of CALLs for a backend that is down
             *_frames(FrameDirection.TO_BACKEND, FrameDirection.FROM_BACKEND),
         ),
-        subscribe=(subjects.UP_ALL, subjects.PRESENCE_ALL),
+        subscribe=(subjects.UP_ALL, subjects.PRESENCE_ALL, subjects.EDGES_ALIVE_ALL),
         answers_requests=True,  # sy.up.<cp>
     ),
     "routing": _Own(),

@@ -1,10 +1,14 @@
 """Capture frames to JetStream without putting JetStream on the hot path.
 
 The edge and connectors call `FramePublisher.capture()` (no await, never blocks or raises on the
-charger's frame). A single worker publishes the queued frames as core NATS messages whose reply
-subject is an inbox of the publisher's own (`<inbox>.<n>`, one wildcard subscription), so the
-stream's acknowledgement comes back there; the frames sent and not acknowledged yet wait in a dict
-keyed by that reply subject. No future, semaphore or NUID per frame: a counter and a dict entry.
+charger's frame), with a `FrameRecord` or, cheaper, its fields as a tuple (`FrameFields`). That
+only queues: the record, its subject, its JSON and its dedup id are made by the worker when it
+publishes, off the path of the CALL being forwarded (at low load every step of a CALL runs with
+cold caches, where building and encoding a record costs tens of µs). A single worker publishes
+the queued frames as core NATS messages whose reply subject is an inbox of the publisher's own
+(`<inbox>.<n>`, one wildcard subscription), so the stream's acknowledgement comes back there; the
+frames sent and not acknowledged yet wait in a dict keyed by that reply subject. No future,
+semaphore or NUID per frame: a counter and a dict entry.
 
 Every frame carries a `Nats-Msg-Id` unique to it. A frame whose ack does not arrive within
 `ACK_TIMEOUT_S`, or that is answered with an error (`{"error": ...}`, or the "no responders"
@@ -31,6 +35,7 @@ from nats.js import JetStreamContext
 
 from sy_bus import subjects
 from sy_bus.envelopes import FrameRecord, Header
+from sy_bus.subjects import FrameDirection
 from sy_calls import stop_task
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,22 @@ _STATUS = "Status"  # the header of a NATS status message (503: no responders)
 
 # A queued frame: subject, payload, and its headers (the dedup id), built once.
 _Frame = tuple[str, bytes, dict[str, str]]
+# A frame's fields in `FrameRecord`'s order, up to `rules`: what `capture` takes, cheaper.
+FrameFields = tuple[
+    str,  # charger_id
+    FrameDirection,
+    int,  # ts_ns
+    str,  # ocpp
+    str,  # raw
+    int | None,  # message_type
+    str | None,  # message_id
+    str | None,  # action
+    str | None,  # backend
+    str,  # instance
+    str,  # connection_id
+    str | None,  # normalized
+    list[str],  # rules
+]
 
 
 def acknowledged(msg: Msg) -> bool:
@@ -69,7 +90,8 @@ class FramePublisher:
     ) -> None:
         self._nc: Client = js if isinstance(js, Client) else js._nc
         self._max_queue = max_queue
-        self._queue: deque[_Frame] = deque()
+        # Captured, made into a `_Frame` when sent.
+        self._queue: deque[FrameRecord | FrameFields] = deque()
         # Dedup ids `<instance>-<random>-<n>`: unique even when a process restarts under the
         # same instance id (a restarted container keeps its pod name) within the stream's
         # duplicate window, where `<instance>-<n>` again would have its frames dropped.
@@ -102,22 +124,16 @@ class FramePublisher:
         """Frames captured and not on the stream yet (queued, in flight or to be sent again)."""
         return len(self._queue) + len(self._unacked) + len(self._retry)
 
-    def capture(self, record: FrameRecord) -> None:
+    def capture(self, record: FrameRecord | FrameFields) -> None:
         """Queue a frame for the stream. Overflow is logged and counted, never raised."""
         if len(self._queue) >= self._max_queue:
             self.overflowed += 1
+            charger_id = record.charger_id if isinstance(record, FrameRecord) else record[0]
             log.error(
-                "frame capture queue full, frame not captured",
-                extra={"charger_id": record.charger_id},
+                "frame capture queue full, frame not captured", extra={"charger_id": charger_id}
             )
             return
-        self._queue.append(
-            (
-                subjects.frames(record.charger_id, record.direction),
-                record.to_bytes(),
-                {Header.DEDUP: f"{self._dedup_prefix}{next(self._seq)}"},
-            )
-        )
+        self._queue.append(record)
         waiter = self._waiter
         if waiter is not None and self._linger is None and not self._full:
             self._linger = waiter.get_loop().call_later(LINGER_S, self._wake)
@@ -194,10 +210,25 @@ class FramePublisher:
         while queue and room > 0 and sent < CHUNK:
             room -= 1
             sent += 1
-            await self._publish(queue.popleft(), now, 0)
+            captured = queue.popleft()
+            try:
+                frame = self._frame(captured)
+            except Exception:  # a caller's bug: that frame is lost, not the worker
+                log.exception("captured frame cannot be encoded, frame not captured")
+                continue
+            await self._publish(frame, now, 0)
         if self._timer is None:
             self._arm(loop)
         return sent
+
+    def _frame(self, captured: FrameRecord | FrameFields) -> _Frame:
+        """A captured frame as published, every time: its subject, its JSON, its dedup id."""
+        record = captured if isinstance(captured, FrameRecord) else FrameRecord(*captured)
+        return (
+            subjects.frames(record.charger_id, record.direction),
+            record.to_bytes(),
+            {Header.DEDUP: f"{self._dedup_prefix}{next(self._seq)}"},
+        )
 
     async def _publish(self, frame: _Frame, now: float, attempts: int) -> None:
         reply = f"{self._reply_prefix}{next(self._replies)}"

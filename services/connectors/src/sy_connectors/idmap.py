@@ -28,6 +28,7 @@ class IdKind(StrEnum):
     PROFILE = "profile"  # charging profiles
     REMOTE_START = "remote_start"  # 2.0.1 remoteStartId
     REQUEST = "request"  # requestId of requests answered by later charger CALLs
+    DISPLAY_MESSAGE = "display_message"  # 2.0.1 MessageInfoType.id (SetDisplayMessage)
 
 
 # Gateway-assigned ids: non-negative 32-bit integers (the schemas' `integer`; 2.0.1 test cases

@@ -79,7 +79,11 @@ class ChargerLink:
         self._loaded = asyncio.Event()
         self.log_extra = {"charger_id": charger_id}
         self.forward = StoreAndForward(self, ctx.js, ctx.settings)
-        self._up: Lane[Work] = Lane(f"up:{charger_id}", self._relay_up, on_drop=self._refuse_up)
+        # Eager: a CALL to an idle lane goes to its backend within the bus message's own turn
+        # of the event loop, not on the next one.
+        self._up: Lane[Work] = Lane(
+            f"up:{charger_id}", self._relay_up, on_drop=self._refuse_up, eager=True
+        )
         self.commands = BackendCommands(self, ctx.nc, ctx.settings)
         self.primary = self._open(route.primary, "primary")
         self.shadows: dict[str, Upstream] = {}
@@ -210,8 +214,8 @@ class ChargerLink:
         await self._up.close()
         await self.commands.close()
         await self.shadow_runner.close()
-        for upstream in self.upstreams():
-            await self._close(upstream)
+        # Each close waits for its backend's closing handshake: all at once, not in turn.
+        await asyncio.gather(*(self._close(upstream) for upstream in self.upstreams()))
         await self.memory.flush()
 
     async def _load(self) -> None:
@@ -262,7 +266,9 @@ class ChargerLink:
             or (self.upstream_named(tx.owner) if tx else None)
             or self.primary
         )
-        if await self.forward.holds(call, target):
+        # An open backend without stored CALLs takes it (`holds` says so, at a coroutine's cost).
+        offline = not target.is_open or target.backend.name in self.forward.backlog
+        if offline and await self.forward.holds(call, target):
             answer = await self.forward.answer_offline(target.backend.name, call, text)
             await msg.respond(answer.encode())
             self.memory.observe(call, text)
@@ -281,6 +287,11 @@ class ChargerLink:
         ):
             answer = await self._call(target, call.message_id, text)
         await msg.respond(answer.encode())
+        if not (is_start(call, self.version) or is_end(call, self.version)):
+            # nats-py writes the answer from its flusher task: let it go out before the
+            # bookkeeping below, which only this lane reads. (A transaction's start or end
+            # updates the book first, as it did before: backend commands read the book.)
+            await asyncio.sleep(0)
         result = result_payload(answer, self.version)
         self._learn(call, target, result)
         self.forward.remember_authorization(call, result)

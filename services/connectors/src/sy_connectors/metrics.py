@@ -4,6 +4,11 @@ from prometheus_client import Counter, Gauge, Histogram
 
 SHARDS = Gauge("sy_connectors_shards", "Charger shards this replica serves (leases held)")
 LINKS = Gauge("sy_connectors_links", "Chargers with an upstream link on this replica")
+EDGE_LOST = Counter(
+    "sy_connectors_chargers_lost_total",
+    "Chargers forgotten because their edge replica crashed or restarted without saying so",
+    ["why"],
+)
 UPSTREAMS_OPEN = Gauge("sy_connectors_upstreams_open", "Open upstream WebSockets to backends")
 DIALS = Counter("sy_connectors_dials_total", "Upstream connection attempts", ["backend", "result"])
 FRAMES = Counter("sy_connectors_frames_total", "Frames on upstreams", ["direction"])

@@ -1,4 +1,8 @@
-"""Upstream sessions: which backend served a charger, from when to when (off the hot path)."""
+"""Upstream sessions: which backend served a charger, from when to when (off the hot path).
+
+Written in batches, one INSERT and one UPDATE per batch whatever its size: when a fleet
+disconnects at once (an edge restart, a network cut) thousands of sessions end together, and a
+statement per ended session kept the connectors and Postgres busy long after the storm."""
 
 from __future__ import annotations
 
@@ -6,10 +10,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sy_connectors.models import UpstreamSession
+from sy_connectors.models import SCHEMA, UpstreamSession
 from sy_platform.writer import BatchWriter
 
 
@@ -28,6 +32,14 @@ class Started:
 class Ended:
     id: str
     at: datetime
+
+
+# Every session of the batch that ended, in one statement (a batch is at most a few hundred).
+_ENDED = text(
+    f"UPDATE {SCHEMA}.{UpstreamSession.__tablename__} AS s SET ended_at = e.at "
+    "FROM unnest(CAST(:ids AS text[]), CAST(:ats AS timestamptz[])) AS e(id, at) "
+    "WHERE s.id = e.id"
+)
 
 
 class SessionLog:
@@ -52,6 +64,7 @@ class SessionLog:
         await self._writer.stop()
 
     async def _write(self, batch: list[Started | Ended]) -> None:
+        ended = {e.id: e.at for e in batch if isinstance(e, Ended)}
         rows = [
             {
                 "id": s.id,
@@ -61,6 +74,7 @@ class SessionLog:
                 "ocpp": s.ocpp,
                 "instance": s.instance,
                 "started_at": s.at,
+                "ended_at": ended.pop(s.id, None),  # started and ended within the batch
             }
             for s in batch
             if isinstance(s, Started)
@@ -68,10 +82,5 @@ class SessionLog:
         async with self._engine.begin() as conn:
             if rows:
                 await conn.execute(insert(UpstreamSession), rows)
-            for e in batch:
-                if isinstance(e, Ended):
-                    await conn.execute(
-                        update(UpstreamSession)
-                        .where(UpstreamSession.id == e.id)
-                        .values(ended_at=e.at)
-                    )
+            if ended:
+                await conn.execute(_ENDED, {"ids": list(ended), "ats": list(ended.values())})

@@ -47,6 +47,15 @@ class ConnectorSettings(ServiceSettings):
         description="When handing chargers over to another replica (scale-out, shutdown), how "
         "long to let their CALLs in flight finish before closing their upstreams.",
     )
+    edge_lost_after_s: float = Field(
+        20.0,
+        gt=0,
+        description="An edge replica whose heartbeat (sy.edges.alive.<instance>) has not been "
+        "heard for this long is gone with its chargers (a crash sends no 'disconnected'): their "
+        "upstreams are closed, so the backends no longer see them online. Replicas never heard "
+        "(an older edge version) are never declared gone. Keep it a few edge heartbeats "
+        "(SY_HEARTBEAT_INTERVAL_S, 5 s) long.",
+    )
     drain_reattach_s: float = Field(
         30.0,
         ge=0,

@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable
 from urllib.parse import quote
 
+from prometheus_client import Histogram
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from sy_bus import BackendRef, FrameDirection, FramePublisher, FrameRecord
+from sy_bus import BackendRef, FrameDirection, FramePublisher
 from sy_calls import PendingCalls, stop_task
 from sy_codec import (
     Call,
@@ -28,6 +29,7 @@ from sy_codec import (
     OcppVersion,
     decode,
     encode,
+    peek_message_type,
 )
 from sy_connectors import metrics
 from sy_connectors.access import DialGate, SecretUnavailable, headers_for, ssl_for
@@ -35,6 +37,19 @@ from sy_connectors.readdress import readdressed_answer, readdressed_call
 from sy_connectors.settings import ConnectorSettings
 
 log = logging.getLogger(__name__)
+
+
+# Counted on every frame: the labelled children once, not a `labels()` lookup per frame.
+_FRAMES_TO_BACKEND = metrics.FRAMES.labels("to_backend")
+_FRAMES_FROM_BACKEND = metrics.FRAMES.labels("from_backend")
+_BACKEND_SECONDS: dict[str, Histogram] = {}
+
+
+def _backend_seconds(backend: str) -> Histogram:
+    child = _BACKEND_SECONDS.get(backend)
+    if child is None:
+        child = _BACKEND_SECONDS[backend] = metrics.BACKEND_SECONDS.labels(backend)
+    return child
 
 
 class BackendUnavailable(Exception):
@@ -114,7 +129,8 @@ class Upstream:
         if not self._open.is_set() and not await self.wait_open(self._settings.connect_timeout_s):
             raise BackendUnavailable(self.backend.name)
         ws = self._ws
-        assert ws is not None
+        if ws is None:  # it dropped again before this CALL's turn came
+            raise BackendUnavailable(self.backend.name)
         charger_id = message_id
         if self.rewrite_ids:
             message_id, text = readdressed_call(text, self.version)
@@ -127,7 +143,7 @@ class Upstream:
             raise ConnectionError("backend connection lost") from None
         timeout = self.backend.call_timeout_s or self._settings.call_timeout_s
         answer = await self._pending.wait(message_id, waiting, timeout)
-        metrics.BACKEND_SECONDS.labels(self.backend.name).observe(time.perf_counter() - started)
+        _backend_seconds(self.backend.name).observe(time.perf_counter() - started)
         if message_id != charger_id:
             answer = readdressed_answer(answer, charger_id, self.version)
         return answer
@@ -146,7 +162,7 @@ class Upstream:
     async def _send(self, ws: ClientConnection, text: str, message_id: str | None) -> None:
         ts = time.time_ns()
         await ws.send(text)
-        metrics.FRAMES.labels("to_backend").inc()
+        _FRAMES_TO_BACKEND.inc()
         self._capture(FrameDirection.TO_BACKEND, text, ts, message_id)
 
     async def _keep_open(self) -> None:
@@ -218,7 +234,7 @@ class Upstream:
     def _on_frame(self, message: str | bytes) -> None:
         ts = time.time_ns()
         text = message if isinstance(message, str) else message.decode("utf-8", "replace")
-        metrics.FRAMES.labels("from_backend").inc()
+        _FRAMES_FROM_BACKEND.inc()
         try:
             msg = decode(message, self.version)
         except FrameError as err:
@@ -250,18 +266,21 @@ class Upstream:
         message_id: str | None,
         action: str | None = None,
     ) -> None:
+        # The record's fields (`sy_bus.FrameFields`): the capture worker makes the record.
         self._frames.capture(
-            FrameRecord(
-                charger_id=self.charger_id,
-                direction=direction,
-                ts_ns=ts,
-                ocpp=self.version.value,
-                raw=text,
-                message_type=int(text[1]) if text[:1] == "[" and text[1:2].isdigit() else None,
-                message_id=message_id,
-                action=action,
-                backend=self.backend.name,
-                instance=self._settings.instance_id,
-                connection_id=self.connection_id,
+            (
+                self.charger_id,
+                direction,
+                ts,
+                self.version.value,
+                text,
+                peek_message_type(text),
+                message_id,
+                action,
+                self.backend.name,
+                self._settings.instance_id,
+                self.connection_id,
+                None,  # normalized
+                [],  # rules
             )
         )

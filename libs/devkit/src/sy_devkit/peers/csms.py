@@ -42,6 +42,17 @@ class _Recorder:
         self.received.append((action, payload))
         self.peer.history.setdefault(self.id, []).append((action, payload))
 
+    async def until_answering(self) -> None:
+        """Wait while this CSMS holds its answers, counted in `peer.held` meanwhile."""
+        if self.peer.answering.is_set():
+            return
+        held = self.peer.held
+        held[self.id] = held.get(self.id, 0) + 1
+        try:
+            await self.peer.answering.wait()
+        finally:
+            held[self.id] -= 1
+
 
 class Csms16(ChargePoint16, _Recorder):  # type: ignore[misc]
     @on(A16.boot_notification)
@@ -77,7 +88,7 @@ class Csms16(ChargePoint16, _Recorder):  # type: ignore[misc]
     @on(A16.meter_values)
     async def meter_values(self, **kw: Any) -> r16.MeterValues:
         self.record("MeterValues", kw)
-        await self.peer.answering.wait()
+        await self.until_answering()
         return r16.MeterValues()
 
     @on(A16.stop_transaction)
@@ -117,7 +128,7 @@ class Csms201(ChargePoint201, _Recorder):  # type: ignore[misc]
     @on(A201.transaction_event)
     async def transaction_event(self, **kw: Any) -> r201.TransactionEvent:
         self.record("TransactionEvent", kw)
-        await self.peer.answering.wait()
+        await self.until_answering()
         if "id_token" in kw:
             return r201.TransactionEvent(id_token_info={"status": self.peer.authorization})
         return r201.TransactionEvent()
@@ -171,6 +182,8 @@ class CsmsPeer:
         # answered until it is set again, e.g. to kill a gateway process while CALLs are in flight.
         self.answering = asyncio.Event()
         self.answering.set()
+        # Per charger: how many of its CALLs this CSMS holds unanswered right now.
+        self.held: dict[str, int] = {}
         self.sessions: dict[str, Session] = {}
         # Everything each charger sent, across all its sessions (a session is one connection).
         self.history: dict[str, list[tuple[str, dict[str, Any]]]] = {}
