@@ -174,6 +174,15 @@ def storms(bench: Bench) -> dict[str, Any]:
     return results
 
 
+def _shipped_admission() -> str:
+    from sy_edge.settings import EdgeSettings
+
+    fields = EdgeSettings.model_fields
+    rate = fields["handshake_rate_per_s"].default
+    burst = fields["handshake_burst"].default
+    return f"SY_HANDSHAKE_RATE_PER_S={rate:g}, SY_HANDSHAKE_BURST={burst}"
+
+
 def _storm(bench: Bench, n: int, env: dict[str, str]) -> dict[str, Any]:
     label = "default admission" if not env else "admission opened"
     bench.say(f"storm: killing the edge with {n} chargers connected ({label})")
@@ -196,7 +205,7 @@ def _storm(bench: Bench, n: int, env: dict[str, str]) -> dict[str, Any]:
         "all_booted_after_kill_s": round(booted[-1] - killed_at, 2) if len(booted) >= n else None,
         "half_booted_after_edge_ready_s": curve[len(curve) // 2] if curve else None,
         "handshake_refusals_503": state["refusals"] - refused_before,
-        "settings": env or "as shipped (SY_HANDSHAKE_RATE_PER_S=200, SY_HANDSHAKE_BURST=400)",
+        "settings": env or f"as shipped ({_shipped_admission()})",
         "curve_s": curve[:: max(1, len(curve) // 200)],
         "failures": state["failures"],
     }
